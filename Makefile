@@ -1,0 +1,38 @@
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+# Must match the uv pin in requirements.lock, or `make lock` and the bootstrap disagree.
+UV_VERSION := 0.13.8
+LOCK_ARGS := pip compile pyproject.toml --extra dev --generate-hashes --python-version 3.11 \
+	-o requirements.lock
+
+.DEFAULT_GOAL := run
+.PHONY: run test lint lock clean
+
+run: $(VENV)/.installed
+	$(BIN)/order-api run
+
+test: $(VENV)/.installed
+	$(BIN)/pytest
+
+lint: $(VENV)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy api workflows activities orderapi
+
+# Resolving needs only uv, not the locked set, so a broken lock can still be regenerated.
+lock: $(BIN)/uv
+	$(BIN)/uv --quiet $(LOCK_ARGS)
+
+clean:
+	rm -rf $(VENV) .data
+
+$(BIN)/uv:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q uv==$(UV_VERSION)
+
+# A stamp file, so the environment is re-synced exactly when the lock or the project changes.
+$(VENV)/.installed: requirements.lock pyproject.toml | $(BIN)/uv
+	$(BIN)/uv pip sync --quiet --require-hashes --python $(BIN)/python requirements.lock
+	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
+	touch $@

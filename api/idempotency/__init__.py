@@ -1,0 +1,1 @@
+"""Idempotency-Key handling (draft-ietf-httpapi-idempotency-key-header)."""

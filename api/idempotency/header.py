@@ -1,0 +1,49 @@
+"""Parsing the Idempotency-Key header and fingerprinting the request it guards."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from typing import Any
+
+from api.problems import ProblemError
+
+HEADER = "Idempotency-Key"
+MAX_KEY_LENGTH = 255
+# RFC 8941 sf-string: printable ASCII with only '"' and '\\' escaped.
+_SF_STRING = re.compile(r'"((?:[\x20\x21\x23-\x5B\x5D-\x7E]|\\["\\])*)"')
+_ESCAPE = re.compile(r'\\(["\\])')
+
+
+def parse_idempotency_key(raw: str | None) -> str:
+    """Accept the structured-field string form (`"abc"`) and the bare form (`abc`)."""
+    if raw is None:
+        raise ProblemError(
+            400, "idempotency-key-missing", f"The {HEADER} header is required for this operation."
+        )
+    value = raw.strip()
+    if value.startswith('"'):
+        quoted = _SF_STRING.fullmatch(value)
+        if quoted is None:
+            raise _malformed("a quoted key must be a valid structured-field string")
+        value = _ESCAPE.sub(r"\1", quoted.group(1))
+    if not value:
+        raise _malformed("it is empty")
+    if len(value) > MAX_KEY_LENGTH:
+        raise _malformed(f"it is longer than {MAX_KEY_LENGTH} characters")
+    if not all(0x20 <= ord(ch) <= 0x7E for ch in value):
+        raise _malformed("it may hold printable ASCII characters only")
+    return value
+
+
+def _malformed(reason: str) -> ProblemError:
+    return ProblemError(
+        400, "idempotency-key-malformed", f"The {HEADER} header is malformed: {reason}."
+    )
+
+
+def request_fingerprint(method: str, path: str, body: Any) -> str:
+    """sha256 over method, path and canonical JSON, so key order and spacing don't matter."""
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(f"{method.upper()}\n{path}\n{canonical}".encode()).hexdigest()

@@ -1,0 +1,148 @@
+"""Claims on idempotency keys: one atomic statement decides who owns a key."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from orderapi.models import IdempotencyKey, Order
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """This request owns the key and must finish the work."""
+
+    key_id: int
+    generation: int
+    order_id: uuid.UUID | None  # set when a crashed earlier attempt already wrote the order
+
+
+@dataclass(frozen=True)
+class Replay:
+    status: int
+    body: dict[str, Any]
+    location: str | None
+
+
+@dataclass(frozen=True)
+class Mismatch:
+    """The key was used with a different request."""
+
+
+@dataclass(frozen=True)
+class InFlight:
+    retry_after_seconds: int
+
+
+ClaimOutcome = Claimed | Replay | Mismatch | InFlight
+
+
+class IdempotencyRepository:
+    def __init__(self, session: AsyncSession, *, retention: timedelta, lease: timedelta) -> None:
+        self._session = session
+        self._retention = retention
+        self._lease = lease
+
+    async def claim(self, principal: str, key: str, fingerprint: str) -> ClaimOutcome:
+        now = datetime.now(UTC)
+        # A key used again after it expired starts a new generation, so it names a new workflow.
+        next_generation = (
+            select(func.coalesce(func.max(Order.key_generation), 0) + 1)
+            .where(Order.customer_id == principal, Order.idempotency_key == key)
+            .scalar_subquery()
+        )
+        fresh = insert(IdempotencyKey).values(
+            principal=principal,
+            key=key,
+            generation=next_generation,
+            fingerprint=fingerprint,
+            state="in_flight",
+            locked_until=now + self._lease,
+            expires_at=now + self._retention,
+        )
+        excluded = fresh.excluded
+        claim = fresh.on_conflict_do_update(
+            index_elements=[IdempotencyKey.principal, IdempotencyKey.key],
+            set_={
+                "generation": excluded.generation,
+                "fingerprint": excluded.fingerprint,
+                "state": "in_flight",
+                "locked_until": excluded.locked_until,
+                "expires_at": excluded.expires_at,
+                "response_status": None,
+                "response_body": None,
+                "response_location": None,
+                "order_id": None,
+                "created_at": func.now(),
+            },
+            where=IdempotencyKey.expires_at <= now,
+        ).returning(IdempotencyKey.id, IdempotencyKey.generation)
+        won = (await self._session.execute(claim)).first()
+        if won is not None:
+            return Claimed(key_id=won.id, generation=won.generation, order_id=None)
+
+        existing = await self._session.scalar(
+            select(IdempotencyKey).where(
+                IdempotencyKey.principal == principal, IdempotencyKey.key == key
+            )
+        )
+        if existing is None:  # purged between the two statements: treat as busy, client retries
+            return InFlight(retry_after_seconds=1)
+        if existing.fingerprint != fingerprint:
+            return Mismatch()
+        if existing.state == "completed":
+            assert existing.response_status is not None and existing.response_body is not None
+            return Replay(
+                existing.response_status, existing.response_body, existing.response_location
+            )
+        if existing.locked_until > now:
+            wait = (existing.locked_until - now).total_seconds()
+            return InFlight(retry_after_seconds=max(1, int(wait) + 1))
+        return await self._take_over_lapsed(existing, now)
+
+    async def _take_over_lapsed(self, existing: IdempotencyKey, now: datetime) -> ClaimOutcome:
+        # Compare-and-set: of several requests finding the same lapsed claim, one wins.
+        taken = await self._session.execute(
+            update(IdempotencyKey)
+            .where(
+                IdempotencyKey.id == existing.id,
+                IdempotencyKey.state == "in_flight",
+                IdempotencyKey.locked_until <= now,
+            )
+            .values(locked_until=now + self._lease)
+            .returning(IdempotencyKey.id)
+        )
+        if taken.first() is None:
+            return InFlight(retry_after_seconds=1)
+        return Claimed(
+            key_id=existing.id, generation=existing.generation, order_id=existing.order_id
+        )
+
+    async def attach_order(self, key_id: int, order_id: uuid.UUID) -> None:
+        await self._session.execute(
+            update(IdempotencyKey).where(IdempotencyKey.id == key_id).values(order_id=order_id)
+        )
+
+    async def complete(
+        self, key_id: int, status: int, body: dict[str, Any], location: str | None
+    ) -> None:
+        await self._session.execute(
+            update(IdempotencyKey)
+            .where(IdempotencyKey.id == key_id)
+            .values(
+                state="completed",
+                response_status=status,
+                response_body=body,
+                response_location=location,
+            )
+        )
+
+    async def release(self, key_id: int) -> None:
+        """Forget a claim whose request was rejected, so the rejection stores nothing."""
+        await self._session.execute(delete(IdempotencyKey).where(IdempotencyKey.id == key_id))

@@ -1,0 +1,48 @@
+"""The FastAPI application: wiring only; behaviour lives in the routers and services."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from api import health
+from api.metrics import install_metrics
+from api.orders.router import router as orders_router
+from api.problems import install_problem_handlers
+from api.products.router import router as products_router
+from orderapi.db import make_engine, make_session_factory
+from orderapi.settings import Settings, get_settings
+from orderapi.telemetry import configure_logging
+from orderapi.temporal_client import connect_temporal
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    configure_logging(settings.log_level)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = make_engine(settings.effective_database_url)
+        app.state.settings = settings
+        app.state.session_factory = make_session_factory(engine)
+        app.state.temporal = await connect_temporal(settings, lazy=True)
+        yield
+        await engine.dispose()
+
+    app = FastAPI(
+        title="Order API",
+        version="0.1.0",
+        summary="Idempotent order intake; fulfilment runs as Temporal workflows.",
+        lifespan=lifespan,
+    )
+    install_problem_handlers(app)
+    install_metrics(app)
+    app.include_router(health.router)
+    app.include_router(products_router)
+    app.include_router(orders_router)
+    return app
+
+
+app = create_app()

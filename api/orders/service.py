@@ -1,0 +1,198 @@
+"""Placing and reading orders. Each step of an idempotent POST is its own short transaction."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.client import Client
+
+from api.idempotency.header import request_fingerprint
+from api.idempotency.repository import (
+    Claimed,
+    IdempotencyRepository,
+    InFlight,
+    Mismatch,
+    Replay,
+)
+from api.orders.repository import OrderRepository
+from api.orders.schemas import OrderCreate, OrderItemOut, OrderOut
+from api.problems import FieldError, ProblemError
+from orderapi.domain import OrderStatus
+from orderapi.fulfillment_start import start_fulfillment
+from orderapi.models import Order, OrderItem
+from orderapi.settings import Settings
+from orderapi.workflow_ids import order_workflow_id
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PlacedOrder:
+    status_code: int
+    body: dict[str, Any]
+    location: str | None
+    replayed: bool
+
+
+def order_out(order: Order) -> OrderOut:
+    return OrderOut(
+        id=order.id,
+        status=OrderStatus(order.status),
+        items=[
+            OrderItemOut(
+                sku=i.sku, quantity=i.quantity, unit_price=i.unit_price, line_total=i.line_total
+            )
+            for i in order.items
+        ],
+        total=order.total_amount,
+        currency=order.currency,
+        workflow_id=order.workflow_id,
+        created_at=order.created_at,
+    )
+
+
+class OrderService:
+    def __init__(
+        self,
+        settings: Settings,
+        sessions: async_sessionmaker[AsyncSession],
+        temporal: Client,
+    ) -> None:
+        self._settings = settings
+        self._sessions = sessions
+        self._temporal = temporal
+
+    def _keys(self, session: AsyncSession) -> IdempotencyRepository:
+        return IdempotencyRepository(
+            session,
+            retention=timedelta(seconds=self._settings.idempotency_retention_seconds),
+            lease=timedelta(seconds=self._settings.idempotency_claim_lease_seconds),
+        )
+
+    async def place(self, customer: str, key: str, request: OrderCreate, path: str) -> PlacedOrder:
+        fingerprint = request_fingerprint("POST", path, request.model_dump(mode="json"))
+
+        # 1. Claim the key, committed on its own so concurrent requests see it at once.
+        async with self._sessions.begin() as session:
+            outcome = await self._keys(session).claim(customer, key, fingerprint)
+        match outcome:
+            case Replay(status, body, location):
+                return PlacedOrder(status, body, location, replayed=True)
+            case Mismatch():
+                raise ProblemError(
+                    422,
+                    "idempotency-key-reused",
+                    "This Idempotency-Key was already used with a different request body.",
+                )
+            case InFlight(retry_after):
+                raise ProblemError(
+                    409,
+                    "idempotency-key-in-flight",
+                    "A request with this Idempotency-Key is still being processed; retry later.",
+                    headers={"Retry-After": str(retry_after)},
+                )
+            case Claimed():
+                claim = outcome
+
+        # 2. Write the order (or find the one a crashed attempt wrote) in one transaction.
+        try:
+            order = await self._record_order(customer, key, request, claim)
+        except ProblemError:
+            async with self._sessions.begin() as session:
+                await self._keys(session).release(claim.key_id)
+            raise
+
+        # 3. Start the workflow. If Temporal is unreachable the order is still accepted:
+        #    the worker's reconciler starts every order whose start was never confirmed.
+        started = await self._try_start(order)
+
+        # 4. Store the response for replays and release the claim.
+        body = order_out(order).model_dump(mode="json")
+        location = f"/orders/{order.id}"
+        async with self._sessions.begin() as session:
+            if started:
+                await session.execute(
+                    update(Order)
+                    .where(Order.id == order.id)
+                    .values(workflow_started_at=datetime.now(UTC))
+                )
+            await self._keys(session).complete(claim.key_id, 201, body, location)
+        return PlacedOrder(201, body, location, replayed=False)
+
+    async def _record_order(
+        self, customer: str, key: str, request: OrderCreate, claim: Claimed
+    ) -> Order:
+        async with self._sessions.begin() as session:
+            orders = OrderRepository(session)
+            if claim.order_id is not None:
+                existing = await orders.get(claim.order_id)
+                if existing is not None:
+                    return existing
+            catalog = await orders.products_by_sku([i.sku for i in request.items])
+            unknown = [
+                FieldError(pointer=f"/body/items/{n}/sku", detail=f"unknown sku '{i.sku}'")
+                for n, i in enumerate(request.items)
+                if i.sku not in catalog
+            ]
+            if unknown:
+                raise ProblemError(
+                    422, "unknown-sku", "Some items are not in the catalog.", errors=unknown
+                )
+            wrong_currency = {p.currency for p in catalog.values()} - {request.currency.value}
+            if wrong_currency:
+                raise ProblemError(
+                    422,
+                    "currency-mismatch",
+                    f"The catalog prices these items in {', '.join(sorted(wrong_currency))}.",
+                )
+            items = [
+                OrderItem(
+                    sku=i.sku,
+                    quantity=i.quantity,
+                    unit_price=catalog[i.sku].unit_price,
+                    line_total=catalog[i.sku].unit_price * i.quantity,
+                )
+                for i in request.items
+            ]
+            order = Order(
+                id=uuid.uuid4(),
+                customer_id=customer,
+                idempotency_key=key,
+                key_generation=claim.generation,
+                status=OrderStatus.RECEIVED.value,
+                currency=request.currency.value,
+                total_amount=sum(i.line_total for i in items),
+                payment_method=request.payment_method,
+                shipping_address=request.shipping_address.model_dump(mode="json"),
+                workflow_id=order_workflow_id(customer, key, claim.generation),
+            )
+            await orders.add(order, items)
+            await self._keys(session).attach_order(claim.key_id, order.id)
+            await session.refresh(order, ["created_at"])
+            return order
+
+    async def _try_start(self, order: Order) -> bool:
+        try:
+            await start_fulfillment(self._temporal, self._settings.task_queue, order)
+        except Exception:
+            logger.warning(
+                "could not start workflow %s for order %s; the reconciler will retry",
+                order.workflow_id,
+                order.id,
+                exc_info=True,
+            )
+            return False
+        return True
+
+    async def get(self, order_id: uuid.UUID, customer: str, *, is_admin: bool) -> Order | None:
+        async with self._sessions() as session:
+            orders = OrderRepository(session)
+            if is_admin:
+                return await orders.get(order_id)
+            return await orders.get_for_customer(order_id, customer)

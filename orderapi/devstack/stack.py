@@ -1,0 +1,413 @@
+"""`order-api run`: the whole system on one machine, supervised until Ctrl-C.
+
+PostgreSQL and Temporal are embedded unless DATABASE_URL / TEMPORAL_ADDRESS point elsewhere.
+The worker and the API always run as children whose output goes to <data_dir>/logs, so the
+terminal shows only what a developer needs: what started, where it listens, what went wrong.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import fcntl
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+from typing import IO, NoReturn, Protocol
+
+import httpx
+
+from orderapi.devstack.ports import port_is_open
+from orderapi.devstack.postgres import EmbeddedPostgres
+from orderapi.devstack.temporal import TemporalDevServer
+from orderapi.settings import Settings
+
+DATABASE_NAME = "orders"
+READY_TIMEOUT_SECONDS = 90.0
+TEMPORAL_START_TIMEOUT_SECONDS = 60.0
+MIGRATE_TIMEOUT_SECONDS = 120.0
+STOP_TIMEOUT_SECONDS = 10.0
+POLL_SECONDS = 0.5
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+PR_SET_PDEATHSIG = 1
+
+
+class StackError(Exception):
+    """Why the stack cannot start or keep running, worded for the developer."""
+
+
+class Stopped(BaseException):
+    """Raised by the signal handler; a BaseException so no `except Exception` swallows it."""
+
+
+def _say(message: str) -> None:
+    print(message, flush=True)
+
+
+def _complain(message: str) -> None:
+    print(f"order-api run: {message}", file=sys.stderr, flush=True)
+
+
+def _shown(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def log_tail(path: Path, lines: int = 20) -> str:
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return "    (no log)"
+    return "\n".join(f"    {line}" for line in text.splitlines()[-lines:]) or "    (empty log)"
+
+
+def _die_with_supervisor() -> None:
+    """Runs in the child before exec: a supervisor killed outright takes its children along."""
+    if sys.platform == "linux":
+        ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+class Service(Protocol):
+    name: str
+
+    def alive(self) -> bool: ...
+
+    def stop(self) -> None: ...
+
+    def exit_report(self) -> str: ...
+
+
+@dataclass
+class ManagedProcess:
+    name: str
+    process: subprocess.Popen[bytes]
+    log_file: Path
+
+    @classmethod
+    def start(
+        cls, name: str, command: Sequence[str], log_file: Path, env: dict[str, str] | None = None
+    ) -> ManagedProcess:
+        log_file.parent.mkdir(parents=True, exist_ok=True)
+        with log_file.open("wb") as log:
+            process = subprocess.Popen(
+                command,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=env,
+                # Its own session, so Ctrl-C reaches only the supervisor, which stops
+                # children in order instead of all of them racing each other.
+                start_new_session=True,
+                preexec_fn=_die_with_supervisor,
+            )
+        return cls(name, process, log_file)
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def stop(self) -> None:
+        if not self.alive():
+            return
+        os.kill(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(timeout=STOP_TIMEOUT_SECONDS)
+        except subprocess.TimeoutExpired:
+            os.kill(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+
+    def exit_report(self) -> str:
+        code = self.process.returncode
+        how = f"exited with code {code}"
+        if code < 0:
+            how = f"was killed by {signal.Signals(-code).name}"
+        return (
+            f"{self.name} {how}; last lines of {_shown(self.log_file)}:\n{log_tail(self.log_file)}"
+        )
+
+
+@dataclass
+class PostgresService:
+    server: EmbeddedPostgres
+    name: str = "PostgreSQL"
+
+    def alive(self) -> bool:
+        # Reading the pid file rather than `pg_ctl status`: this runs on every supervision tick.
+        try:
+            pid = int((self.server.data_dir / "postmaster.pid").read_text().split()[0])
+            os.kill(pid, 0)
+        except (OSError, ValueError, IndexError):
+            return False
+        return True
+
+    def stop(self) -> None:
+        self.server.stop()
+
+    def exit_report(self) -> str:
+        log = self.server.log_file
+        return f"{self.name} is not running; last lines of {_shown(log)}:\n{log_tail(log)}"
+
+
+def acquire_run_lock(data_dir: Path) -> IO[str]:
+    """Hold `<data_dir>/run.lock` for as long as the returned file stays open."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    # "a+" so a failed attempt does not wipe the holder's pid before reading it.
+    handle = (data_dir / "run.lock").open("a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        holder = handle.read().strip() or "unknown"
+        handle.close()
+        raise StackError(
+            f"another `order-api run` (pid {holder}) is already using {_shown(data_dir)}; "
+            "stop it first"
+        ) from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(f"{os.getpid()}\n")
+    handle.flush()
+    return handle
+
+
+def ports_needed(settings: Settings) -> dict[str, int]:
+    """Setting name -> port, for every port this run will listen on."""
+    ports = {"api_port": settings.api_port}
+    if settings.database_url is None:
+        ports["postgres_port"] = settings.postgres_port
+    if settings.temporal_address is None:
+        ports["temporal_port"] = settings.temporal_port
+        ports["temporal_ui_port"] = settings.temporal_ui_port
+    return ports
+
+
+def check_ports_free(settings: Settings) -> None:
+    for setting, port in ports_needed(settings).items():
+        if port_is_open(port):
+            raise StackError(
+                f"port {port} is already in use; free it or choose another with "
+                f"ORDER_API_{setting.upper()}=<port>"
+            )
+
+
+def _loopback(host: str) -> str:
+    return "127.0.0.1" if host in ("0.0.0.0", "") else host
+
+
+def _wait_until(
+    ready: Callable[[], bool], what: str, services: Sequence[Service], timeout: float
+) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        for service in services:
+            if not service.alive():
+                raise StackError(f"{service.exit_report()}\n{what} never became ready.")
+        if ready():
+            return
+        if time.monotonic() > deadline:
+            raise StackError(f"{what} was not ready within {timeout:.0f}s")
+        time.sleep(POLL_SECONDS)
+
+
+class Stack:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.logs = settings.data_dir / "logs"
+        self.services: list[Service] = []
+
+    @property
+    def api_url(self) -> str:
+        return f"http://{_loopback(self.settings.api_host)}:{self.settings.api_port}"
+
+    def child_env(self) -> dict[str, str]:
+        # Explicit addresses, so no child ever decides to start its own PostgreSQL or Temporal.
+        return {
+            **os.environ,
+            "DATABASE_URL": self.settings.effective_database_url,
+            "TEMPORAL_ADDRESS": self.settings.effective_temporal_address,
+            "ORDER_API_TEMPORAL_NAMESPACE": self.settings.temporal_namespace,
+            "PYTHONUNBUFFERED": "1",
+        }
+
+    def start(self) -> None:
+        postgres = self.embedded_postgres()
+        if postgres is not None and postgres.alive():
+            # We hold the run lock, so this is an orphan of a run that was killed outright.
+            _say("  stopping a PostgreSQL left running by an earlier run")
+            postgres.stop()
+        check_ports_free(self.settings)
+        if postgres is not None:
+            self.start_postgres(postgres)
+        self.migrate()
+        if self.settings.temporal_address is None:
+            self.start_temporal()
+        env = self.child_env()
+        for name, command in (
+            ("worker", [sys.executable, "-m", "orderapi.cli", "worker"]),
+            ("API", self.api_command()),
+        ):
+            log_file = self.logs / f"{name.lower()}.log"
+            self.services.append(ManagedProcess.start(name, command, log_file, env))
+        _say(f"  worker, API  started; waiting for {self.api_url}/health/ready")
+        _wait_until(
+            self.api_ready, f"the API at {self.api_url}", self.services, READY_TIMEOUT_SECONDS
+        )
+
+    def api_command(self) -> list[str]:
+        return [
+            sys.executable, "-m", "uvicorn", "api.main:app",
+            "--host", self.settings.api_host, "--port", str(self.settings.api_port),
+        ]  # fmt: skip
+
+    def embedded_postgres(self) -> PostgresService | None:
+        if self.settings.database_url is not None:
+            return None
+        server = EmbeddedPostgres(
+            self.settings.data_dir / "postgres", self.settings.postgres_port, durable=True
+        )
+        return PostgresService(server)
+
+    def start_postgres(self, service: PostgresService) -> None:
+        server = service.server
+        self.services.append(service)
+        try:
+            server.start()
+            server.create_database(DATABASE_NAME)
+        except subprocess.CalledProcessError as exc:
+            output = exc.stderr
+            if isinstance(output, bytes):
+                output = output.decode(errors="replace")
+            raise StackError(
+                f"PostgreSQL failed to start: {(output or '').strip() or exc}\n"
+                f"last lines of {_shown(server.log_file)}:\n{log_tail(server.log_file)}"
+            ) from None
+        _say(f"  PostgreSQL   127.0.0.1:{server.port}  (data in {_shown(server.data_dir)})")
+
+    def migrate(self) -> None:
+        log_file = self.logs / "migrate.log"
+        log_file.parent.mkdir(parents=True, exist_ok=True)
+        with log_file.open("wb") as log:
+            try:
+                result = subprocess.run(
+                    [sys.executable, "-m", "orderapi.cli", "migrate"],
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    env=self.child_env(),
+                    timeout=MIGRATE_TIMEOUT_SECONDS,
+                )
+                failure = f"exit code {result.returncode}" if result.returncode else None
+            except subprocess.TimeoutExpired:
+                failure = f"no result within {MIGRATE_TIMEOUT_SECONDS:.0f}s"
+        if failure:
+            raise StackError(
+                f"migrations failed ({failure}); last lines of {_shown(log_file)}:\n"
+                f"{log_tail(log_file)}"
+            )
+        _say("  migrations   applied")
+
+    def start_temporal(self) -> None:
+        db_file = (self.settings.data_dir / "temporal.sqlite").resolve()
+        server = TemporalDevServer(
+            port=self.settings.temporal_port,
+            ui_port=self.settings.temporal_ui_port,
+            db_file=db_file,
+            log_file=self.logs / "temporal.log",
+            namespace=self.settings.temporal_namespace,
+        )
+        # Started here rather than with server.start(), so a Temporal that exits at once is
+        # reported at once instead of after the whole port timeout.
+        process = ManagedProcess.start("Temporal", server.command(), server.log_file)
+        self.services.append(process)
+        _wait_until(
+            lambda: port_is_open(server.port),
+            f"Temporal on {server.address}",
+            self.services,
+            TEMPORAL_START_TIMEOUT_SECONDS,
+        )
+        _say(f"  Temporal     {server.address}  (history in {_shown(db_file)})")
+
+    def api_ready(self) -> bool:
+        try:
+            return httpx.get(f"{self.api_url}/health/ready", timeout=2.0).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def supervise(self) -> NoReturn:
+        """Raise StackError as soon as any service dies."""
+        while True:
+            for service in self.services:
+                if not service.alive():
+                    raise StackError(f"{service.exit_report()}\nstopping the rest.")
+            time.sleep(POLL_SECONDS)
+
+    def stop(self) -> None:
+        for service in reversed(self.services):
+            if not service.alive():
+                continue
+            _say(f"  stopping {service.name}")
+            # One failed stop must not leave the remaining services running.
+            try:
+                service.stop()
+            except Exception as exc:
+                _complain(f"could not stop {service.name}: {exc}")
+        if self.services:
+            _say("Stopped.")
+        self.services.clear()
+
+    def print_ready(self, seconds: float) -> None:
+        order_api = Path(sys.executable).parent / "order-api"
+        lines = [
+            f"Ready in {seconds:.1f}s.",
+            f"  API          {self.api_url}",
+            f"  Swagger UI   {self.api_url}/docs",
+        ]
+        if self.settings.temporal_address is None:
+            lines.append(f"  Temporal UI  http://127.0.0.1:{self.settings.temporal_ui_port}")
+        lines += [
+            f"  Token        {_shown(order_api)} token --sub alice",
+            f"  Logs         {_shown(self.logs)}/ (api, worker, migrate, temporal)",
+            "Press Ctrl-C to stop.",
+        ]
+        _say("\n".join(lines))
+
+
+def _raise_stopped(signum: int, _frame: FrameType | None) -> None:
+    raise Stopped(signal.Signals(signum).name)
+
+
+def run_stack(settings: Settings) -> int:
+    started = time.monotonic()
+    try:
+        lock = acquire_run_lock(settings.data_dir)
+    except StackError as exc:
+        _complain(str(exc))
+        return 1
+    stack = Stack(settings)
+    previous = {sig: signal.signal(sig, _raise_stopped) for sig in STOP_SIGNALS}
+    try:
+        _say("Starting the Order API stack")
+        stack.start()
+        stack.print_ready(time.monotonic() - started)
+        stack.supervise()
+    except Stopped as stop:
+        _say(f"\n{stop} received; stopping")
+        return 0
+    except StackError as exc:
+        _complain(str(exc))
+        return 1
+    finally:
+        # Ignored rather than handled: the disposition is inherited by the pg_ctl that stops
+        # PostgreSQL, which a second Ctrl-C to the terminal's process group would otherwise kill.
+        for sig in STOP_SIGNALS:
+            signal.signal(sig, signal.SIG_IGN)
+        stack.stop()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        lock.close()

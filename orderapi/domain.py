@@ -1,0 +1,24 @@
+"""Pure domain vocabulary shared by the API, the workflows and the activities (no I/O here)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class OrderStatus(StrEnum):
+    RECEIVED = "RECEIVED"
+    RESERVED = "RESERVED"
+    PAID = "PAID"
+    SHIPPED = "SHIPPED"
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
+
+
+TERMINAL_STATUSES = frozenset({OrderStatus.COMPLETED, OrderStatus.FAILED, OrderStatus.CANCELLED})
+
+
+class Scope(StrEnum):
+    ORDERS_WRITE = "orders:write"
+    ORDERS_READ = "orders:read"
+    ADMIN = "admin"

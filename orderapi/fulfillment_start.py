@@ -1,0 +1,64 @@
+"""Starting an order's workflow: used by the API request and by the worker's reconciler."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from temporalio.client import Client
+from temporalio.common import (
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+    WorkflowIDReusePolicy,
+)
+from temporalio.exceptions import WorkflowAlreadyStartedError
+
+from orderapi import search_attributes as sa
+from orderapi.domain import OrderStatus
+from orderapi.models import Order
+from workflows.contracts import OrderLine, OrderWorkflowInput
+
+WORKFLOW_NAME = "OrderFulfillment"
+START_RPC_TIMEOUT = timedelta(seconds=5)
+
+
+def workflow_input(order: Order) -> OrderWorkflowInput:
+    return OrderWorkflowInput(
+        order_id=order.id,
+        customer_id=order.customer_id,
+        currency=order.currency,
+        total=order.total_amount,
+        payment_method=order.payment_method,
+        lines=[
+            OrderLine(sku=i.sku, quantity=i.quantity, unit_price=i.unit_price) for i in order.items
+        ],
+    )
+
+
+async def start_fulfillment(client: Client, task_queue: str, order: Order) -> str:
+    """Start (or find already running) the order's workflow; returns the run id.
+
+    USE_EXISTING makes a concurrent or repeated start a no-op while the run is open, and
+    ALLOW_DUPLICATE_FAILED_ONLY means a finished run is never started again unless it failed.
+    """
+    try:
+        handle = await client.start_workflow(
+            WORKFLOW_NAME,
+            workflow_input(order),
+            id=order.workflow_id,
+            task_queue=task_queue,
+            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            search_attributes=TypedSearchAttributes(
+                [
+                    SearchAttributePair(sa.ORDER_ID, str(order.id)),
+                    SearchAttributePair(sa.CUSTOMER_ID, order.customer_id),
+                    SearchAttributePair(sa.ORDER_STATUS, OrderStatus.RECEIVED.value),
+                ]
+            ),
+            rpc_timeout=START_RPC_TIMEOUT,
+        )
+    except WorkflowAlreadyStartedError as exc:
+        # The run already finished (the start was confirmed but not recorded): nothing to do.
+        return exc.run_id or ""
+    return handle.result_run_id or ""

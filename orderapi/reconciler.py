@@ -1,0 +1,71 @@
+"""Closes the gap between "order recorded" and "workflow started".
+
+The API commits the order before it starts the workflow. If Temporal is down or the API dies in
+between, the order is still accepted; this sweep starts its workflow later. The same sweep purges
+expired idempotency keys.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.client import Client
+
+from orderapi.fulfillment_start import start_fulfillment
+from orderapi.models import IdempotencyKey, Order
+from orderapi.settings import Settings
+
+logger = logging.getLogger(__name__)
+BATCH = 100
+
+
+async def start_unstarted_workflows(
+    sessions: async_sessionmaker[AsyncSession], client: Client, settings: Settings
+) -> int:
+    """Start every order older than the grace period whose workflow start is unconfirmed."""
+    cutoff = datetime.now(UTC) - timedelta(seconds=settings.reconcile_grace_seconds)
+    async with sessions() as session:
+        pending = list(
+            await session.scalars(
+                select(Order)
+                .where(Order.workflow_started_at.is_(None), Order.created_at < cutoff)
+                .order_by(Order.created_at)
+                .limit(BATCH)
+            )
+        )
+    started = 0
+    for order in pending:
+        await start_fulfillment(client, settings.task_queue, order)
+        async with sessions.begin() as session:
+            await session.execute(
+                update(Order)
+                .where(Order.id == order.id)
+                .values(workflow_started_at=datetime.now(UTC))
+            )
+        started += 1
+        logger.info("reconciler started workflow %s for order %s", order.workflow_id, order.id)
+    return started
+
+
+async def purge_expired_keys(sessions: async_sessionmaker[AsyncSession]) -> int:
+    async with sessions.begin() as session:
+        result = await session.execute(
+            delete(IdempotencyKey).where(IdempotencyKey.expires_at < func.now())
+        )
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+async def reconcile_forever(
+    sessions: async_sessionmaker[AsyncSession], client: Client, settings: Settings
+) -> None:
+    while True:
+        try:
+            await start_unstarted_workflows(sessions, client, settings)
+            await purge_expired_keys(sessions)
+        except Exception:
+            logger.warning("reconcile pass failed; retrying next interval", exc_info=True)
+        await asyncio.sleep(settings.reconcile_interval_seconds)

@@ -1,0 +1,18 @@
+"""One way to build a Temporal client, shared by the API, the worker and the tests."""
+
+from __future__ import annotations
+
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+
+from orderapi.settings import Settings
+
+
+async def connect_temporal(settings: Settings, *, lazy: bool = False) -> Client:
+    # Lazy lets the API start (and report not-ready) while Temporal is still coming up.
+    return await Client.connect(
+        settings.effective_temporal_address,
+        namespace=settings.temporal_namespace,
+        data_converter=pydantic_data_converter,
+        lazy=lazy,
+    )

@@ -1,0 +1,157 @@
+"""Session fixtures: a real PostgreSQL and a real Temporal dev server, on free loopback ports.
+
+Each test session gets its own data directory, ports, database and task queue, so the suite
+never collides with a running `make run` and can run twice in a row.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from api.main import create_app
+from orderapi.db import make_engine, make_session_factory
+from orderapi.devstack.ports import free_port
+from orderapi.devstack.postgres import EmbeddedPostgres
+from orderapi.devstack.temporal import TemporalDevServer
+from orderapi.migrate import upgrade_to_head
+from orderapi.settings import Settings
+from orderapi.temporal_client import connect_temporal
+from orderapi.tokens import DEFAULT_SCOPES, mint_dev_token
+from orderapi.worker import build_worker
+
+
+@pytest.fixture(scope="session")
+def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedPostgres]:
+    server = EmbeddedPostgres(
+        tmp_path_factory.mktemp("postgres") / "data", free_port(), durable=False
+    )
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def database_url(postgres: EmbeddedPostgres) -> str:
+    postgres.create_database("orders")
+    url = postgres.url("orders")
+    upgrade_to_head(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def temporal_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TemporalDevServer]:
+    server = TemporalDevServer(
+        port=free_port(),
+        ui_port=None,
+        db_file=None,
+        log_file=tmp_path_factory.mktemp("temporal") / "temporal.log",
+    )
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str, temporal_server: TemporalDevServer) -> Settings:
+    return Settings(
+        database_url=database_url,
+        temporal_address=temporal_server.address,
+        task_queue=f"orders-test-{uuid.uuid4().hex[:8]}",
+        reconcile_grace_seconds=0,
+    )
+
+
+@pytest.fixture(scope="session")
+async def engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
+    engine = make_engine(settings.effective_database_url)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return make_session_factory(engine)
+
+
+@pytest.fixture(scope="session")
+async def temporal(settings: Settings) -> Client:
+    return await connect_temporal(settings)
+
+
+@pytest.fixture(scope="session")
+async def worker(
+    temporal: Client, settings: Settings, sessions: async_sessionmaker[AsyncSession]
+) -> AsyncIterator[Worker]:
+    worker = build_worker(temporal, settings, sessions)
+    async with worker:
+        yield worker
+
+
+@pytest.fixture
+async def clean_db(sessions: async_sessionmaker[AsyncSession]) -> None:
+    """Integration tests that commit through the API start from no orders and no keys."""
+    async with sessions.begin() as session:
+        await session.execute(text("TRUNCATE orders, order_items, idempotency_keys CASCADE"))
+
+
+async def _serve(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
+            yield client
+
+
+@pytest.fixture
+async def api(
+    settings: Settings, worker: Worker, clean_db: None
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The real app, with a worker polling its task queue, over an in-process transport."""
+    async for client in _serve(create_app(settings)):
+        yield client
+
+
+@pytest.fixture
+def serve_app() -> Callable[[Settings], AsyncIterator[httpx.AsyncClient]]:
+    """For tests that need the app built on settings of their own (e.g. Temporal unreachable)."""
+    return lambda settings: _serve(create_app(settings))
+
+
+@pytest.fixture(scope="session")
+def token(settings: Settings) -> Callable[..., str]:
+    def mint(subject: str = "alice", scopes: tuple[str, ...] = DEFAULT_SCOPES) -> str:
+        return mint_dev_token(settings, subject, scopes)
+
+    return mint
+
+
+@pytest.fixture(scope="session")
+def auth(token: Callable[..., str]) -> Callable[..., dict[str, str]]:
+    def headers(subject: str = "alice", key: str | None = None, **kw: object) -> dict[str, str]:
+        result = {"Authorization": f"Bearer {token(subject, **kw)}"}
+        if key is not None:
+            result["Idempotency-Key"] = key
+        return result
+
+    return headers
+
+
+@pytest.fixture
+async def db_session(engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
+    """A session inside a transaction that is rolled back: repository tests leave no trace."""
+    async with engine.connect() as connection:
+        transaction = await connection.begin()
+        session = AsyncSession(bind=connection, join_transaction_mode="create_savepoint")
+        try:
+            yield session
+        finally:
+            await session.close()
+            await transaction.rollback()

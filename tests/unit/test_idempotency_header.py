@@ -1,0 +1,59 @@
+"""The Idempotency-Key header is validated before any lookup, and requests are fingerprinted."""
+
+from __future__ import annotations
+
+import pytest
+
+from api.idempotency.header import parse_idempotency_key, request_fingerprint
+from api.problems import ProblemError
+
+
+def test_bare_key_is_accepted_as_is() -> None:
+    assert parse_idempotency_key("order-2026-11-26-001") == "order-2026-11-26-001"
+
+
+def test_quoted_structured_field_string_is_unwrapped() -> None:
+    assert parse_idempotency_key('"8e03978e-40d5-43e8-bc93-6894a57f9324"') == (
+        "8e03978e-40d5-43e8-bc93-6894a57f9324"
+    )
+
+
+def test_escapes_inside_a_quoted_key_are_decoded() -> None:
+    assert parse_idempotency_key(r'"a\"b\\c"') == 'a"b\\c'
+
+
+def test_missing_key_is_a_400_naming_the_header() -> None:
+    with pytest.raises(ProblemError) as caught:
+        parse_idempotency_key(None)
+    assert caught.value.status == 400
+    assert caught.value.slug == "idempotency-key-missing"
+
+
+@pytest.mark.parametrize(
+    "raw",
+    ["", "   ", '""', "x" * 256, "caf\u00e9", "tab\there", '"unterminated', '"a"b"', '"bad\\x"'],
+    ids=["empty", "blank", "empty-quoted", "too-long", "non-ascii", "control", "unterminated",
+         "inner-quote", "bad-escape"],
+)  # fmt: skip
+def test_malformed_key_is_a_400(raw: str) -> None:
+    with pytest.raises(ProblemError) as caught:
+        parse_idempotency_key(raw)
+    assert caught.value.status == 400
+    assert caught.value.slug == "idempotency-key-malformed"
+
+
+def test_key_of_exactly_255_characters_is_accepted() -> None:
+    assert parse_idempotency_key("k" * 255) == "k" * 255
+
+
+def test_fingerprint_ignores_json_key_order() -> None:
+    one = request_fingerprint("POST", "/orders", {"a": 1, "b": {"c": 2, "d": 3}})
+    two = request_fingerprint("post", "/orders", {"b": {"d": 3, "c": 2}, "a": 1})
+    assert one == two
+
+
+def test_fingerprint_changes_with_body_path_or_method() -> None:
+    base = request_fingerprint("POST", "/orders", {"a": 1})
+    assert request_fingerprint("POST", "/orders", {"a": 2}) != base
+    assert request_fingerprint("POST", "/other", {"a": 1}) != base
+    assert request_fingerprint("PUT", "/orders", {"a": 1}) != base

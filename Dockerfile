@@ -20,6 +20,7 @@ COPY api ./api
 COPY workflows ./workflows
 COPY activities ./activities
 COPY orderapi ./orderapi
+COPY simulators ./simulators
 COPY migrations ./migrations
 # Editable, because orderapi.migrate finds alembic.ini and migrations/ beside the packages.
 RUN pip install --no-deps -e .

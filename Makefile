@@ -7,7 +7,7 @@ LOCK_ARGS := pip compile pyproject.toml --extra dev --generate-hashes --python-v
 	-o requirements.lock
 
 .DEFAULT_GOAL := run
-.PHONY: run test lint lock clean
+.PHONY: run test lint lock clean histories
 
 run: $(VENV)/.installed
 	$(BIN)/order-api run
@@ -18,7 +18,11 @@ test: $(VENV)/.installed
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy api workflows activities orderapi
+	$(BIN)/mypy api workflows activities orderapi simulators
+
+# Re-record the workflow histories the replay test checks (only for intended breaking changes).
+histories: $(VENV)/.installed
+	ORDER_API_RECORD_HISTORIES=1 $(BIN)/pytest --no-cov -q tests/integration/test_fulfillment_workflow.py
 
 # Resolving needs only uv, not the locked set, so a broken lock can still be regenerated.
 lock: $(BIN)/uv

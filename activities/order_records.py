@@ -1,25 +1,69 @@
-"""Activities that write the order's own record in PostgreSQL."""
+"""Activities that write the order's own records: status history and dead letters."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from sqlalchemy import update
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
-from orderapi.models import Order
-from workflows.contracts import StatusChange
+from orderapi.domain import OrderStatus
+from orderapi.models import DeadLetter, Order, OrderStatusChange
+from workflows.contracts import DeadLetterRecord, Transition
 
 
 class OrderRecordActivities:
-    def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
-        self._sessions = session_factory
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
 
-    @activity.defn(name="set_order_status")
-    async def set_order_status(self, change: StatusChange) -> None:
-        # Setting an absolute value is idempotent, so a retried attempt is harmless.
+    @activity.defn(name="record_transition")
+    async def record_transition(self, change: Transition) -> None:
         async with self._sessions.begin() as session:
+            order = await session.get(Order, change.order_id, with_for_update=True)
+            if order is None:
+                raise LookupError(f"order {change.order_id} does not exist")
+            appended = await session.execute(
+                insert(OrderStatusChange)
+                .values(
+                    order_id=order.id,
+                    from_status=order.status,
+                    to_status=change.to_status.value,
+                    reason=change.reason,
+                    transition_id=change.transition_id,
+                )
+                .on_conflict_do_nothing(index_elements=[OrderStatusChange.transition_id])
+                .returning(OrderStatusChange.id)
+            )
+            if appended.first() is None:  # this attempt's transaction already committed
+                return
+            order.status = change.to_status.value
+            order.charge_id = change.charge_id or order.charge_id
+            order.tracking_number = change.tracking_number or order.tracking_number
+            if change.to_status is OrderStatus.COMPLETED:
+                # A redriven order that completes settles its dead letters.
+                await session.execute(
+                    update(DeadLetter)
+                    .where(DeadLetter.order_id == order.id, DeadLetter.resolved_at.is_(None))
+                    .values(resolved_at=datetime.now(UTC))
+                )
+
+    @activity.defn(name="record_dead_letter")
+    async def record_dead_letter(self, record: DeadLetterRecord) -> None:
+        async with self._sessions.begin() as session:
+            # One open dead letter per order: a redriven run that fails again supersedes it.
             await session.execute(
-                update(Order)
-                .where(Order.id == change.order_id)
-                .values(status=change.to_status.value)
+                update(DeadLetter)
+                .where(
+                    DeadLetter.order_id == record.order_id,
+                    DeadLetter.run_id != record.run_id,
+                    DeadLetter.resolved_at.is_(None),
+                )
+                .values(resolved_at=datetime.now(UTC))
+            )
+            await session.execute(
+                insert(DeadLetter)
+                .values(**record.model_dump())
+                .on_conflict_do_nothing(index_elements=[DeadLetter.run_id])
             )

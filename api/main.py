@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api import health
+from api.dead_letters.router import router as dead_letters_router
 from api.metrics import install_metrics
 from api.orders.router import router as orders_router
 from api.problems import install_problem_handlers
@@ -42,6 +43,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(products_router)
     app.include_router(orders_router)
+    app.include_router(dead_letters_router)
     return app
 
 

@@ -16,13 +16,14 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from orderapi import search_attributes as sa
 from orderapi.domain import OrderStatus
 from orderapi.models import Order
-from workflows.contracts import OrderLine, OrderWorkflowInput
+from orderapi.settings import RetryProfile
+from workflows.contracts import Address, OrderLine, OrderWorkflowInput
+from workflows.order_fulfillment import WORKFLOW_NAME
 
-WORKFLOW_NAME = "OrderFulfillment"
 START_RPC_TIMEOUT = timedelta(seconds=5)
 
 
-def workflow_input(order: Order) -> OrderWorkflowInput:
+def workflow_input(order: Order, retry_profile: RetryProfile) -> OrderWorkflowInput:
     return OrderWorkflowInput(
         order_id=order.id,
         customer_id=order.customer_id,
@@ -32,10 +33,14 @@ def workflow_input(order: Order) -> OrderWorkflowInput:
         lines=[
             OrderLine(sku=i.sku, quantity=i.quantity, unit_price=i.unit_price) for i in order.items
         ],
+        shipping_address=Address.model_validate(order.shipping_address),
+        retry_profile=retry_profile,
     )
 
 
-async def start_fulfillment(client: Client, task_queue: str, order: Order) -> str:
+async def start_fulfillment(
+    client: Client, task_queue: str, order: Order, retry_profile: RetryProfile
+) -> str:
     """Start (or find already running) the order's workflow; returns the run id.
 
     USE_EXISTING makes a concurrent or repeated start a no-op while the run is open, and
@@ -44,7 +49,7 @@ async def start_fulfillment(client: Client, task_queue: str, order: Order) -> st
     try:
         handle = await client.start_workflow(
             WORKFLOW_NAME,
-            workflow_input(order),
+            workflow_input(order, retry_profile),
             id=order.workflow_id,
             task_queue=task_queue,
             id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,

@@ -81,6 +81,8 @@ class Order(Base):
     shipping_address: Mapped[dict[str, Any]] = mapped_column(JSONB)
     workflow_id: Mapped[str] = mapped_column(String(255), unique=True)
     workflow_started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    charge_id: Mapped[str | None] = mapped_column(String(64), comment="payment gateway charge")
+    tracking_number: Mapped[str | None] = mapped_column(String(64), comment="carrier shipment")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
@@ -88,6 +90,9 @@ class Order(Base):
 
     items: Mapped[list[OrderItem]] = relationship(
         back_populates="order", order_by="OrderItem.id", lazy="selectin"
+    )
+    history: Mapped[list[OrderStatusChange]] = relationship(
+        order_by="OrderStatusChange.id", lazy="selectin", viewonly=True
     )
 
 
@@ -128,3 +133,156 @@ class IdempotencyKey(Base):
     order_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("orders.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class OrderStatusChange(Base):
+    """Append-only history of an order's status."""
+
+    __tablename__ = "order_status_history"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    order_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("orders.id", ondelete="CASCADE"), index=True
+    )
+    from_status: Mapped[str | None] = mapped_column(String(16))
+    to_status: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(Text)
+    # Chosen by the workflow (run id + step), so a retried activity appends nothing twice.
+    transition_id: Mapped[str] = mapped_column(String(200), unique=True)
+    occurred_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+
+
+class StockReservation(Base):
+    """Stock held for an order; one row per (order, sku), so reserving is idempotent."""
+
+    __tablename__ = "stock_reservations"
+    __table_args__ = (CheckConstraint("quantity > 0", name="quantity_positive"),)
+
+    order_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("orders.id", ondelete="CASCADE"), primary_key=True
+    )
+    sku: Mapped[str] = mapped_column(ForeignKey("products.sku"), primary_key=True)
+    quantity: Mapped[int] = mapped_column(Integer)
+    reserved_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+    released_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class DeadLetter(Base):
+    """A fulfilment run that could not succeed, kept for an operator to inspect and redrive."""
+
+    __tablename__ = "dead_letters"
+    __table_args__ = (
+        Index(
+            "ix_dead_letters_unresolved",
+            "failed_at",
+            postgresql_where=text("resolved_at IS NULL"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    order_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("orders.id"), index=True)
+    workflow_id: Mapped[str] = mapped_column(String(255))
+    # One row per failed run: the insert is idempotent on it.
+    run_id: Mapped[str] = mapped_column(String(64), unique=True)
+    failed_step: Mapped[str] = mapped_column(String(32))
+    error_type: Mapped[str] = mapped_column(String(200))
+    error_message: Mapped[str] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer)
+    step_input: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    failed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    redriven_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+# The simulated payment gateway and carrier keep their ledgers in schemas of their own: they
+# stand in for third parties, so nothing in the Order API may join or write across into them.
+PAYMENT_GATEWAY_SCHEMA = "payment_gateway"
+CARRIER_SCHEMA = "carrier"
+
+
+class _AttemptCounter:
+    """Tries per Idempotency-Key of a request the simulator fails until its Nth try.
+
+    Counted in PostgreSQL, not in memory, so the count survives restarts and is shared by
+    every process serving the simulator.
+    """
+
+    idempotency_key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer)
+    last_attempt_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+
+
+class GatewayCharge(Base):
+    """A charge the payment gateway made or declined; one per Idempotency-Key."""
+
+    __tablename__ = "charges"
+    __table_args__ = (
+        CheckConstraint("amount > 0", name="amount_positive"),
+        CheckConstraint("status IN ('succeeded', 'failed')", name="status_known"),
+        {"schema": PAYMENT_GATEWAY_SCHEMA},
+    )
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    idempotency_key: Mapped[str] = mapped_column(String(255), unique=True)
+    fingerprint: Mapped[str] = mapped_column(String(64), comment="sha256 of method, path, body")
+    amount: Mapped[int] = mapped_column(BigInteger, comment="minor units")
+    currency: Mapped[str] = mapped_column(String(3))
+    payment_method: Mapped[str] = mapped_column(String(255))
+    reference: Mapped[str] = mapped_column(String(255), index=True, comment="the caller's order")
+    status: Mapped[str] = mapped_column(String(16))
+    failure_code: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class GatewayRefund(Base):
+    __tablename__ = "refunds"
+    __table_args__ = (
+        CheckConstraint("amount > 0", name="amount_positive"),
+        {"schema": PAYMENT_GATEWAY_SCHEMA},
+    )
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    charge_id: Mapped[str] = mapped_column(
+        ForeignKey(f"{PAYMENT_GATEWAY_SCHEMA}.charges.id"), index=True
+    )
+    idempotency_key: Mapped[str] = mapped_column(String(255), unique=True)
+    fingerprint: Mapped[str] = mapped_column(String(64), comment="sha256 of method, path, body")
+    amount: Mapped[int] = mapped_column(BigInteger, comment="minor units")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class GatewayAttempt(_AttemptCounter, Base):
+    __tablename__ = "attempts"
+    __table_args__ = ({"schema": PAYMENT_GATEWAY_SCHEMA},)
+
+
+class CarrierShipment(Base):
+    """A shipment the carrier created or an address it rejected; one per Idempotency-Key."""
+
+    __tablename__ = "shipments"
+    __table_args__ = (
+        CheckConstraint("status IN ('created', 'rejected')", name="status_known"),
+        {"schema": CARRIER_SCHEMA},
+    )
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    idempotency_key: Mapped[str] = mapped_column(String(255), unique=True)
+    fingerprint: Mapped[str] = mapped_column(String(64), comment="sha256 of method, path, body")
+    reference: Mapped[str] = mapped_column(String(255), index=True, comment="the caller's order")
+    status: Mapped[str] = mapped_column(String(16))
+    failure_code: Mapped[str | None] = mapped_column(String(64))
+    tracking_number: Mapped[str | None] = mapped_column(String(32), unique=True)
+    address: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    items: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class CarrierAttempt(_AttemptCounter, Base):
+    __tablename__ = "attempts"
+    __table_args__ = ({"schema": CARRIER_SCHEMA},)

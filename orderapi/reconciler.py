@@ -39,7 +39,9 @@ async def start_unstarted_workflows(
         )
     started = 0
     for order in pending:
-        await start_fulfillment(client, settings.task_queue, order)
+        await start_fulfillment(
+            client, settings.task_queue, order, settings.effective_retry_profile
+        )
         async with sessions.begin() as session:
             await session.execute(
                 update(Order)

@@ -18,6 +18,13 @@ class Environment(StrEnum):
     PRODUCTION = "production"
 
 
+class RetryProfile(StrEnum):
+    """Which table of retry policies the workflows use (see workflows/retry_policies.py)."""
+
+    DEMO = "demo"
+    PRODUCTION = "production"
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="ORDER_API_", extra="ignore")
 
@@ -38,6 +45,20 @@ class Settings(BaseSettings):
     api_host: str = "127.0.0.1"
     api_port: int = 8000
 
+    # The external services fulfilment calls. Unset means the simulators `order-api run` starts.
+    payment_gateway_url: str | None = None
+    carrier_url: str | None = None
+    payment_gateway_port: int = 8101
+    carrier_port: int = 8102
+    # Unset: demo policies in dev (a dead letter within a minute), production ones in production.
+    retry_profile: RetryProfile | None = None
+
+    # Fault injection for the simulators as a whole (per-order faults use magic values).
+    payment_sim_error_rate: float = Field(default=0.0, ge=0.0, le=1.0)
+    payment_sim_latency_ms: int = Field(default=0, ge=0)
+    carrier_sim_error_rate: float = Field(default=0.0, ge=0.0, le=1.0)
+    carrier_sim_latency_ms: int = Field(default=0, ge=0)
+
     jwt_secret: SecretStr = SecretStr(DEV_JWT_SECRET)
     jwt_algorithms: list[str] = ["HS256"]
     jwt_issuer: str = "order-api"
@@ -48,6 +69,8 @@ class Settings(BaseSettings):
     # How long an in-flight claim blocks its key before another request may take it over.
     idempotency_claim_lease_seconds: int = 30
     readiness_timeout_seconds: float = 2.0
+    # How long POST /orders/{id}/cancel waits for compensation before answering 202.
+    cancel_wait_seconds: float = 20.0
     # How often the worker sweeps for accepted orders whose workflow never started.
     reconcile_interval_seconds: float = 5.0
     # An order younger than this is left to the request that is starting it.
@@ -81,6 +104,22 @@ class Settings(BaseSettings):
     @property
     def effective_temporal_address(self) -> str:
         return self.temporal_address or f"127.0.0.1:{self.temporal_port}"
+
+    @property
+    def effective_payment_gateway_url(self) -> str:
+        return self.payment_gateway_url or f"http://127.0.0.1:{self.payment_gateway_port}"
+
+    @property
+    def effective_carrier_url(self) -> str:
+        return self.carrier_url or f"http://127.0.0.1:{self.carrier_port}"
+
+    @property
+    def effective_retry_profile(self) -> RetryProfile:
+        if self.retry_profile is not None:
+            return self.retry_profile
+        if self.environment is Environment.PRODUCTION:
+            return RetryProfile.PRODUCTION
+        return RetryProfile.DEMO
 
 
 @lru_cache

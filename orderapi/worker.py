@@ -5,12 +5,18 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
+import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.order_records import OrderRecordActivities
+from activities.payments import PaymentActivities
+from activities.shipping import ShippingActivities
+from activities.stock import StockActivities
 from orderapi.db import make_engine, make_session_factory
 from orderapi.reconciler import reconcile_forever
 from orderapi.settings import Settings, get_settings
@@ -19,31 +25,55 @@ from orderapi.temporal_client import connect_temporal
 from workflows.order_fulfillment import OrderFulfillmentWorkflow
 
 logger = logging.getLogger(__name__)
+# One HTTP request to a provider; the activity's start-to-close timeout bounds the whole attempt.
+PROVIDER_TIMEOUT = httpx.Timeout(20.0, connect=5.0)
 
 
-def build_worker(
+@asynccontextmanager
+async def fulfillment_worker(
     client: Client, settings: Settings, sessions: async_sessionmaker[AsyncSession]
-) -> Worker:
-    records = OrderRecordActivities(sessions)
-    return Worker(
-        client,
-        task_queue=settings.task_queue,
-        workflows=[OrderFulfillmentWorkflow],
-        activities=[records.set_order_status],
-    )
+) -> AsyncIterator[Worker]:
+    """A running worker with every activity wired to its dependencies."""
+    async with (
+        httpx.AsyncClient(
+            base_url=settings.effective_payment_gateway_url, timeout=PROVIDER_TIMEOUT
+        ) as gateway,
+        httpx.AsyncClient(
+            base_url=settings.effective_carrier_url, timeout=PROVIDER_TIMEOUT
+        ) as carrier,
+    ):
+        records = OrderRecordActivities(sessions)
+        stock = StockActivities(sessions)
+        payments = PaymentActivities(gateway)
+        shipping = ShippingActivities(carrier)
+        worker = Worker(
+            client,
+            task_queue=settings.task_queue,
+            workflows=[OrderFulfillmentWorkflow],
+            activities=[
+                records.record_transition,
+                records.record_dead_letter,
+                stock.reserve_stock,
+                stock.release_stock,
+                payments.charge_payment,
+                payments.refund_payment,
+                shipping.create_shipment,
+            ],
+        )
+        async with worker:
+            yield worker
 
 
 async def run_worker(settings: Settings) -> None:
     engine = make_engine(settings.effective_database_url)
     sessions = make_session_factory(engine)
     client = await connect_temporal(settings)
-    worker = build_worker(client, settings, sessions)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     reconciler = asyncio.create_task(reconcile_forever(sessions, client, settings))
-    async with worker:
+    async with fulfillment_worker(client, settings, sessions):
         logger.info("worker polling task queue %r", settings.task_queue)
         await stop.wait()
         logger.info("worker shutting down")

@@ -6,6 +6,7 @@ never collides with a running `make run` and can run twice in a row.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 
@@ -23,10 +24,13 @@ from orderapi.devstack.ports import free_port
 from orderapi.devstack.postgres import EmbeddedPostgres
 from orderapi.devstack.temporal import TemporalDevServer
 from orderapi.migrate import upgrade_to_head
-from orderapi.settings import Settings
+from orderapi.settings import RetryProfile, Settings
 from orderapi.temporal_client import connect_temporal
 from orderapi.tokens import DEFAULT_SCOPES, mint_dev_token
-from orderapi.worker import build_worker
+from orderapi.worker import fulfillment_worker
+from simulators.carrier.app import create_app as create_carrier
+from simulators.payment_gateway.app import create_app as create_gateway
+from simulators.testing import serve_in_background
 
 
 @pytest.fixture(scope="session")
@@ -61,13 +65,26 @@ def temporal_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tempor
 
 
 @pytest.fixture(scope="session")
-def settings(database_url: str, temporal_server: TemporalDevServer) -> Settings:
-    return Settings(
+def settings(database_url: str, temporal_server: TemporalDevServer) -> Iterator[Settings]:
+    """Settings for this test session, with the payment and carrier simulators listening."""
+    base = Settings(
         database_url=database_url,
         temporal_address=temporal_server.address,
         task_queue=f"orders-test-{uuid.uuid4().hex[:8]}",
         reconcile_grace_seconds=0,
+        retry_profile=RetryProfile.DEMO,
     )
+    gateway_port, carrier_port = free_port(), free_port()
+    with (
+        serve_in_background(create_gateway(base), gateway_port),
+        serve_in_background(create_carrier(base), carrier_port),
+    ):
+        yield base.model_copy(
+            update={
+                "payment_gateway_url": f"http://127.0.0.1:{gateway_port}",
+                "carrier_url": f"http://127.0.0.1:{carrier_port}",
+            }
+        )
 
 
 @pytest.fixture(scope="session")
@@ -91,16 +108,31 @@ async def temporal(settings: Settings) -> Client:
 async def worker(
     temporal: Client, settings: Settings, sessions: async_sessionmaker[AsyncSession]
 ) -> AsyncIterator[Worker]:
-    worker = build_worker(temporal, settings, sessions)
-    async with worker:
+    async with fulfillment_worker(temporal, settings, sessions) as worker:
         yield worker
 
 
 @pytest.fixture
-async def clean_db(sessions: async_sessionmaker[AsyncSession]) -> None:
-    """Integration tests that commit through the API start from no orders and no keys."""
+async def clean_db(
+    sessions: async_sessionmaker[AsyncSession], temporal: Client, settings: Settings
+) -> None:
+    """Integration tests that commit through the API start from no orders and no keys.
+
+    Runs left by earlier tests still write to these tables; truncating under them deadlocks,
+    so this first waits until they have finished.
+    """
+    running = f"TaskQueue = '{settings.task_queue}' AND ExecutionStatus = 'Running'"
+    deadline = asyncio.get_running_loop().time() + 60
+    while [run async for run in temporal.list_workflows(running)]:
+        assert asyncio.get_running_loop().time() < deadline, "earlier test runs never finished"
+        await asyncio.sleep(0.2)
     async with sessions.begin() as session:
-        await session.execute(text("TRUNCATE orders, order_items, idempotency_keys CASCADE"))
+        await session.execute(
+            text(
+                "TRUNCATE orders, order_items, idempotency_keys, order_status_history,"
+                " stock_reservations, dead_letters CASCADE"
+            )
+        )
 
 
 async def _serve(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:

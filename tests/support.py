@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from temporalio.client import WorkflowHandle
 
 
 def order_body(**overrides: object) -> dict[str, object]:
@@ -36,3 +41,17 @@ async def eventually(check: Callable[[], object], *, timeout: float = 20.0) -> N
             if asyncio.get_running_loop().time() > deadline:
                 raise
             await asyncio.sleep(0.2)
+
+
+HISTORIES = Path(__file__).parent / "histories"
+# `make histories` sets this to refresh the committed histories the replay test checks.
+RECORD_HISTORIES = os.environ.get("ORDER_API_RECORD_HISTORIES") == "1"
+
+
+async def keep_history(handle: WorkflowHandle[Any, Any], name: str) -> None:
+    """Save the run's history for the replay test, when asked to record."""
+    if not RECORD_HISTORIES:
+        return
+    history = await handle.fetch_history()
+    HISTORIES.mkdir(exist_ok=True)
+    (HISTORIES / f"{name}.json").write_text(history.to_json() + "\n")

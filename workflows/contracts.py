@@ -3,16 +3,39 @@
 from __future__ import annotations
 
 import uuid
+from enum import StrEnum
+from typing import Any
 
 from pydantic import BaseModel
 
 from orderapi.domain import OrderStatus
+from orderapi.settings import RetryProfile
+
+
+class Step(StrEnum):
+    """The workflow's steps, as named in dead letters and retry policies."""
+
+    RESERVE_STOCK = "reserve_stock"
+    CHARGE_PAYMENT = "charge_payment"
+    CREATE_SHIPMENT = "create_shipment"
+    REFUND_PAYMENT = "refund_payment"
+    RELEASE_STOCK = "release_stock"
+    RECORD = "record"
 
 
 class OrderLine(BaseModel):
     sku: str
     quantity: int
     unit_price: int
+
+
+class Address(BaseModel):
+    name: str
+    line1: str
+    line2: str | None = None
+    city: str
+    postal_code: str
+    country: str
 
 
 class OrderWorkflowInput(BaseModel):
@@ -22,14 +45,67 @@ class OrderWorkflowInput(BaseModel):
     total: int
     payment_method: str
     lines: list[OrderLine]
-
-
-class StatusChange(BaseModel):
-    order_id: uuid.UUID
-    to_status: OrderStatus
-    reason: str
+    shipping_address: Address
+    retry_profile: RetryProfile = RetryProfile.DEMO
 
 
 class OrderWorkflowResult(BaseModel):
     order_id: uuid.UUID
     status: OrderStatus
+    charge_id: str | None = None
+    tracking_number: str | None = None
+
+
+class ReserveStock(BaseModel):
+    order_id: uuid.UUID
+    lines: list[OrderLine]
+
+
+class ChargePayment(BaseModel):
+    order_id: uuid.UUID
+    amount: int
+    currency: str
+    payment_method: str
+    # Derived from the workflow run: stable across retries and worker restarts.
+    idempotency_key: str
+
+
+class Charge(BaseModel):
+    charge_id: str
+
+
+class CreateShipment(BaseModel):
+    order_id: uuid.UUID
+    address: Address
+    lines: list[OrderLine]
+    idempotency_key: str
+
+
+class Shipment(BaseModel):
+    shipment_id: str
+    tracking_number: str
+
+
+class Transition(BaseModel):
+    order_id: uuid.UUID
+    to_status: OrderStatus
+    reason: str
+    # Unique per run and step, so a retried activity records the transition once.
+    transition_id: str
+    charge_id: str | None = None
+    tracking_number: str | None = None
+
+
+class DeadLetterRecord(BaseModel):
+    order_id: uuid.UUID
+    workflow_id: str
+    run_id: str
+    failed_step: Step
+    error_type: str
+    error_message: str
+    attempts: int
+    step_input: dict[str, Any]
+
+
+class CancelRequest(BaseModel):
+    reason: str = "cancelled by customer"

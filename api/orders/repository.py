@@ -8,7 +8,8 @@ from collections.abc import Sequence
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from orderapi.models import Order, OrderItem, Product
+from orderapi.domain import OrderStatus
+from orderapi.models import Order, OrderItem, OrderStatusChange, Product
 
 
 class OrderRepository:
@@ -32,3 +33,18 @@ class OrderRepository:
         self._session.add(order)
         await self._session.flush()
         return order
+
+    async def append_history(
+        self, order: Order, from_status: OrderStatus | None, to_status: OrderStatus, reason: str
+    ) -> None:
+        """History written by the API; the workflow's own transitions come from its activity."""
+        self._session.add(
+            OrderStatusChange(
+                order_id=order.id,
+                from_status=from_status.value if from_status else None,
+                to_status=to_status.value,
+                reason=reason,
+                transition_id=f"api/{order.id}/{to_status.value}/{uuid.uuid4()}",
+            )
+        )
+        await self._session.flush()

@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from api.auth import OrderReader, OrderWriter
 from api.dependencies import AppSettings, SessionFactory, TemporalClient
 from api.idempotency.header import parse_idempotency_key
-from api.orders.schemas import OrderCreate, OrderOut
+from api.orders.schemas import CancelIn, OrderCreate, OrderOut
 from api.orders.service import OrderService, order_out
 from api.problems import ProblemError
 from api.responses import problem_responses
@@ -71,6 +71,13 @@ async def place_order(
     return JSONResponse(placed.body, status_code=placed.status_code, headers=headers)
 
 
+def _order_id(order_id: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(order_id)
+    except ValueError:
+        raise ProblemError(404, "order-not-found", "No such order.") from None
+
+
 @router.get(
     "/orders/{order_id}",
     response_model=OrderOut,
@@ -78,12 +85,32 @@ async def place_order(
     responses=problem_responses(401, 403, 404),
 )
 async def get_order(order_id: str, principal: OrderReader, service: Service) -> OrderOut:
-    not_found = ProblemError(404, "order-not-found", "No such order.")
-    try:
-        parsed = uuid.UUID(order_id)
-    except ValueError:
-        raise not_found from None
-    order = await service.get(parsed, principal.subject, is_admin=principal.is_admin)
+    order = await service.get(_order_id(order_id), principal.subject, is_admin=principal.is_admin)
     if order is None:  # another customer's order looks exactly like a missing one
-        raise not_found
+        raise ProblemError(404, "order-not-found", "No such order.")
     return order_out(order)
+
+
+@router.post(
+    "/orders/{order_id}/cancel",
+    response_model=OrderOut,
+    summary="Cancel an order that has not shipped (idempotent)",
+    responses={
+        200: {"description": "Cancelled; stock released and payment refunded"},
+        202: {"description": "Cancellation accepted; compensation still running"},
+        **problem_responses(401, 403, 404, 409, 422),
+    },
+)
+async def cancel_order(
+    order_id: str, principal: OrderWriter, service: Service, body: CancelIn | None = None
+) -> JSONResponse:
+    outcome = await service.cancel(
+        _order_id(order_id),
+        principal.subject,
+        is_admin=principal.is_admin,
+        reason=(body or CancelIn()).reason,
+    )
+    return JSONResponse(
+        order_out(outcome.order).model_dump(mode="json"),
+        status_code=200 if outcome.finished else 202,
+    )

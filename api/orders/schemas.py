@@ -57,6 +57,13 @@ class OrderItemOut(BaseModel):
     line_total: int = Field(description="minor units")
 
 
+class StatusChangeOut(BaseModel):
+    at: datetime
+    from_status: OrderStatus | None
+    to_status: OrderStatus
+    reason: str
+
+
 class OrderOut(BaseModel):
     id: uuid.UUID
     status: OrderStatus
@@ -65,3 +72,14 @@ class OrderOut(BaseModel):
     currency: str
     workflow_id: str
     created_at: datetime
+    charge_id: str | None = Field(default=None, description="set once payment is captured")
+    tracking_number: str | None = Field(default=None, description="set once shipped")
+    history: list[StatusChangeOut] = Field(
+        default_factory=list, description="every status change, oldest first"
+    )
+
+
+class CancelIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(default="cancelled by customer", min_length=1, max_length=500)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from dataclasses import dataclass
@@ -10,7 +11,8 @@ from typing import Any
 
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.service import RPCError
 
 from api.idempotency.header import request_fingerprint
 from api.idempotency.repository import (
@@ -21,15 +23,23 @@ from api.idempotency.repository import (
     Replay,
 )
 from api.orders.repository import OrderRepository
-from api.orders.schemas import OrderCreate, OrderItemOut, OrderOut
+from api.orders.schemas import OrderCreate, OrderItemOut, OrderOut, StatusChangeOut
 from api.problems import FieldError, ProblemError
 from orderapi.domain import OrderStatus
 from orderapi.fulfillment_start import start_fulfillment
 from orderapi.models import Order, OrderItem
 from orderapi.settings import Settings
 from orderapi.workflow_ids import order_workflow_id
+from workflows.contracts import CancelRequest
+from workflows.order_fulfillment import CANCELLABLE, OrderFulfillmentWorkflow
 
 logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class CancelOutcome:
+    order: Order
+    finished: bool  # False: accepted, compensation still running
 
 
 @dataclass(frozen=True)
@@ -54,6 +64,17 @@ def order_out(order: Order) -> OrderOut:
         currency=order.currency,
         workflow_id=order.workflow_id,
         created_at=order.created_at,
+        charge_id=order.charge_id,
+        tracking_number=order.tracking_number,
+        history=[
+            StatusChangeOut(
+                at=change.occurred_at,
+                from_status=OrderStatus(change.from_status) if change.from_status else None,
+                to_status=OrderStatus(change.to_status),
+                reason=change.reason,
+            )
+            for change in order.history
+        ],
     )
 
 
@@ -173,13 +194,19 @@ class OrderService:
                 workflow_id=order_workflow_id(customer, key, claim.generation),
             )
             await orders.add(order, items)
+            await orders.append_history(order, None, OrderStatus.RECEIVED, "order accepted")
             await self._keys(session).attach_order(claim.key_id, order.id)
-            await session.refresh(order, ["created_at"])
+            await session.refresh(order, ["created_at", "history"])
             return order
 
     async def _try_start(self, order: Order) -> bool:
         try:
-            await start_fulfillment(self._temporal, self._settings.task_queue, order)
+            await start_fulfillment(
+                self._temporal,
+                self._settings.task_queue,
+                order,
+                self._settings.effective_retry_profile,
+            )
         except Exception:
             logger.warning(
                 "could not start workflow %s for order %s; the reconciler will retry",
@@ -196,3 +223,46 @@ class OrderService:
             if is_admin:
                 return await orders.get(order_id)
             return await orders.get_for_customer(order_id, customer)
+
+    async def cancel(
+        self, order_id: uuid.UUID, customer: str, *, is_admin: bool, reason: str
+    ) -> CancelOutcome:
+        order = await self.get(order_id, customer, is_admin=is_admin)
+        if order is None:
+            raise ProblemError(404, "order-not-found", "No such order.")
+        status = OrderStatus(order.status)
+        if status is OrderStatus.CANCELLED:
+            return CancelOutcome(order, finished=True)
+        if status not in CANCELLABLE:
+            raise _not_cancellable(f"The order is {status.value}; it can no longer be cancelled.")
+        handle = self._temporal.get_workflow_handle(order.workflow_id)
+        try:
+            # The update answers when compensation is done; past the wait it goes on alone.
+            async with asyncio.timeout(self._settings.cancel_wait_seconds):
+                await handle.execute_update(
+                    OrderFulfillmentWorkflow.cancel, CancelRequest(reason=reason)
+                )
+        except TimeoutError:
+            return CancelOutcome(await self._reload(order), finished=False)
+        except WorkflowUpdateFailedError as exc:
+            cause = exc.cause if exc.cause is not None else exc
+            raise _not_cancellable(f"The order can no longer be cancelled: {cause}.") from None
+        except RPCError:
+            # Not started yet (the reconciler will), or already closed: ask again shortly.
+            raise ProblemError(
+                409,
+                "order-busy",
+                "The order's workflow cannot take a cancellation right now; retry shortly.",
+                headers={"Retry-After": "5"},
+            ) from None
+        return CancelOutcome(await self._reload(order), finished=True)
+
+    async def _reload(self, order: Order) -> Order:
+        async with self._sessions() as session:
+            fresh = await session.get(Order, order.id, populate_existing=True)
+            assert fresh is not None
+            return fresh
+
+
+def _not_cancellable(detail: str) -> ProblemError:
+    return ProblemError(409, "order-not-cancellable", detail)

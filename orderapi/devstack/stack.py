@@ -29,10 +29,12 @@ from orderapi.settings import Settings
 
 DATABASE_NAME = "orders"
 READY_TIMEOUT_SECONDS = 90.0
+SIMULATOR_START_TIMEOUT_SECONDS = 30.0
 TEMPORAL_START_TIMEOUT_SECONDS = 60.0
 MIGRATE_TIMEOUT_SECONDS = 120.0
 STOP_TIMEOUT_SECONDS = 10.0
 POLL_SECONDS = 0.5
+RESTART_GRACE_SECONDS = 5.0
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 PR_SET_PDEATHSIG = 1
 
@@ -74,6 +76,24 @@ def _die_with_supervisor() -> None:
         ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
+def _spawn(
+    command: Sequence[str], log_file: Path, env: dict[str, str] | None, *, mode: str
+) -> subprocess.Popen[bytes]:
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    with log_file.open(mode) as log:
+        return subprocess.Popen(
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            # Its own session, so Ctrl-C reaches only the supervisor, which stops
+            # children in order instead of all of them racing each other.
+            start_new_session=True,
+            preexec_fn=_die_with_supervisor,
+        )
+
+
 class Service(Protocol):
     name: str
 
@@ -84,30 +104,70 @@ class Service(Protocol):
     def exit_report(self) -> str: ...
 
 
+@dataclass(frozen=True)
+class Simulator:
+    """A simulated third party `order-api run` starts when its URL is not configured."""
+
+    name: str
+    label: str
+    app: str
+    port: int
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def log_name(self) -> str:
+        return self.name.replace(" ", "-")
+
+    def command(self) -> list[str]:
+        return [
+            sys.executable, "-m", "uvicorn", self.app,
+            "--host", "127.0.0.1", "--port", str(self.port),
+        ]  # fmt: skip
+
+    def ready(self) -> bool:
+        try:
+            return httpx.get(f"{self.url}/health", timeout=2.0).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+
 @dataclass
 class ManagedProcess:
     name: str
     process: subprocess.Popen[bytes]
     log_file: Path
+    command: Sequence[str]
+    env: dict[str, str] | None = None
+    # Workers are meant to be killed in demos; like any process manager, bring them back.
+    restart_on_exit: bool = False
+    started_at: float = 0.0
 
     @classmethod
     def start(
-        cls, name: str, command: Sequence[str], log_file: Path, env: dict[str, str] | None = None
+        cls,
+        name: str,
+        command: Sequence[str],
+        log_file: Path,
+        env: dict[str, str] | None = None,
+        *,
+        restart_on_exit: bool = False,
     ) -> ManagedProcess:
-        log_file.parent.mkdir(parents=True, exist_ok=True)
-        with log_file.open("wb") as log:
-            process = subprocess.Popen(
-                command,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                env=env,
-                # Its own session, so Ctrl-C reaches only the supervisor, which stops
-                # children in order instead of all of them racing each other.
-                start_new_session=True,
-                preexec_fn=_die_with_supervisor,
-            )
-        return cls(name, process, log_file)
+        return cls(
+            name,
+            _spawn(command, log_file, env, mode="wb"),
+            log_file,
+            command,
+            env,
+            restart_on_exit,
+            time.monotonic(),
+        )
+
+    def restart(self) -> None:
+        self.process = _spawn(self.command, self.log_file, self.env, mode="ab")
+        self.started_at = time.monotonic()
 
     def alive(self) -> bool:
         return self.process.poll() is None
@@ -122,13 +182,16 @@ class ManagedProcess:
             os.kill(self.process.pid, signal.SIGKILL)
             self.process.wait()
 
-    def exit_report(self) -> str:
+    def how_it_ended(self) -> str:
         code = self.process.returncode
-        how = f"exited with code {code}"
         if code < 0:
-            how = f"was killed by {signal.Signals(-code).name}"
+            return f"{self.name} was killed by {signal.Signals(-code).name}"
+        return f"{self.name} exited with code {code}"
+
+    def exit_report(self) -> str:
         return (
-            f"{self.name} {how}; last lines of {_shown(self.log_file)}:\n{log_tail(self.log_file)}"
+            f"{self.how_it_ended()}; last lines of {_shown(self.log_file)}:\n"
+            f"{log_tail(self.log_file)}"
         )
 
 
@@ -184,6 +247,10 @@ def ports_needed(settings: Settings) -> dict[str, int]:
     if settings.temporal_address is None:
         ports["temporal_port"] = settings.temporal_port
         ports["temporal_ui_port"] = settings.temporal_ui_port
+    if settings.payment_gateway_url is None:
+        ports["payment_gateway_port"] = settings.payment_gateway_port
+    if settings.carrier_url is None:
+        ports["carrier_port"] = settings.carrier_port
     return ports
 
 
@@ -232,6 +299,8 @@ class Stack:
             "DATABASE_URL": self.settings.effective_database_url,
             "TEMPORAL_ADDRESS": self.settings.effective_temporal_address,
             "ORDER_API_TEMPORAL_NAMESPACE": self.settings.temporal_namespace,
+            "ORDER_API_PAYMENT_GATEWAY_URL": self.settings.effective_payment_gateway_url,
+            "ORDER_API_CARRIER_URL": self.settings.effective_carrier_url,
             "PYTHONUNBUFFERED": "1",
         }
 
@@ -247,13 +316,17 @@ class Stack:
         self.migrate()
         if self.settings.temporal_address is None:
             self.start_temporal()
+        self.start_simulators()
         env = self.child_env()
-        for name, command in (
-            ("worker", [sys.executable, "-m", "orderapi.cli", "worker"]),
-            ("API", self.api_command()),
-        ):
-            log_file = self.logs / f"{name.lower()}.log"
-            self.services.append(ManagedProcess.start(name, command, log_file, env))
+        worker = [sys.executable, "-m", "orderapi.cli", "worker"]
+        self.services.append(
+            ManagedProcess.start(
+                "worker", worker, self.logs / "worker.log", env, restart_on_exit=True
+            )
+        )
+        self.services.append(
+            ManagedProcess.start("API", self.api_command(), self.logs / "api.log", env)
+        )
         _say(f"  worker, API  started; waiting for {self.api_url}/health/ready")
         _wait_until(
             self.api_ready, f"the API at {self.api_url}", self.services, READY_TIMEOUT_SECONDS
@@ -264,6 +337,38 @@ class Stack:
             sys.executable, "-m", "uvicorn", "api.main:app",
             "--host", self.settings.api_host, "--port", str(self.settings.api_port),
         ]  # fmt: skip
+
+    def simulators(self) -> list[Simulator]:
+        """The third parties to simulate: those whose URL is not configured."""
+        settings = self.settings
+        wanted = []
+        if settings.payment_gateway_url is None:
+            app = "simulators.payment_gateway.app:app"
+            wanted.append(
+                Simulator("payment gateway", "Payments", app, settings.payment_gateway_port)
+            )
+        if settings.carrier_url is None:
+            app = "simulators.carrier.app:app"
+            wanted.append(Simulator("carrier", "Carrier", app, settings.carrier_port))
+        return wanted
+
+    def start_simulators(self) -> None:
+        """Before the worker, so its first activity finds them answering."""
+        simulators = self.simulators()
+        env = self.child_env()
+        for simulator in simulators:
+            log_file = self.logs / f"{simulator.log_name}.log"
+            self.services.append(
+                ManagedProcess.start(simulator.name, simulator.command(), log_file, env)
+            )
+        for simulator in simulators:
+            _wait_until(
+                simulator.ready,
+                f"the {simulator.name} simulator at {simulator.url}",
+                self.services,
+                SIMULATOR_START_TIMEOUT_SECONDS,
+            )
+            _say(f"  {simulator.label:<13}{simulator.url}  (simulator)")
 
     def embedded_postgres(self) -> PostgresService | None:
         if self.settings.database_url is not None:
@@ -340,12 +445,24 @@ class Stack:
             return False
 
     def supervise(self) -> NoReturn:
-        """Raise StackError as soon as any service dies."""
+        """Restart a worker that exits; raise StackError as soon as anything else dies."""
         while True:
             for service in self.services:
-                if not service.alive():
-                    raise StackError(f"{service.exit_report()}\nstopping the rest.")
+                if service.alive():
+                    continue
+                if isinstance(service, ManagedProcess) and self._may_restart(service):
+                    _say(f"  {service.how_it_ended()}; restarting it")
+                    service.restart()
+                    continue
+                raise StackError(f"{service.exit_report()}\nstopping the rest.")
             time.sleep(POLL_SECONDS)
+
+    @staticmethod
+    def _may_restart(service: ManagedProcess) -> bool:
+        # One that dies straight after starting is broken, not killed: restarting would loop.
+        return service.restart_on_exit and (
+            time.monotonic() - service.started_at > RESTART_GRACE_SECONDS
+        )
 
     def stop(self) -> None:
         for service in reversed(self.services):
@@ -371,8 +488,11 @@ class Stack:
         if self.settings.temporal_address is None:
             lines.append(f"  Temporal UI  http://127.0.0.1:{self.settings.temporal_ui_port}")
         lines += [
+            f"  Payments     {self.settings.effective_payment_gateway_url}",
+            f"  Carrier      {self.settings.effective_carrier_url}",
             f"  Token        {_shown(order_api)} token --sub alice",
-            f"  Logs         {_shown(self.logs)}/ (api, worker, migrate, temporal)",
+            f"  Logs         {_shown(self.logs)}/ (api, worker, migrate, temporal,"
+            " payment-gateway, carrier)",
             "Press Ctrl-C to stop.",
         ]
         _say("\n".join(lines))

@@ -21,6 +21,7 @@ from orderapi.devstack.ports import free_port, port_is_open
 from orderapi.devstack.postgres import EmbeddedPostgres
 from orderapi.devstack.stack import (
     ManagedProcess,
+    Stack,
     StackError,
     acquire_run_lock,
     check_ports_free,
@@ -42,6 +43,8 @@ def stack_settings(data_dir: Path, **overrides: object) -> Settings:
         "postgres_port": free_port(),
         "temporal_port": free_port(),
         "temporal_ui_port": free_port(),
+        "payment_gateway_port": free_port(),
+        "carrier_port": free_port(),
     }
     return Settings().model_copy(update=values | overrides)
 
@@ -174,6 +177,8 @@ def test_second_run_stack_exits_1_naming_the_running_pid(
     [
         ("api_port", "ORDER_API_API_PORT"),
         ("postgres_port", "ORDER_API_POSTGRES_PORT"),
+        ("payment_gateway_port", "ORDER_API_PAYMENT_GATEWAY_PORT"),
+        ("carrier_port", "ORDER_API_CARRIER_PORT"),
         ("temporal_port", "ORDER_API_TEMPORAL_PORT"),
         ("temporal_ui_port", "ORDER_API_TEMPORAL_UI_PORT"),
     ],
@@ -235,3 +240,35 @@ def test_managed_process_reports_its_exit_code_and_log_tail(tmp_path: Path) -> N
     assert not child.alive()
     assert "worker exited with code 3" in report
     assert "boom: no such table" in report
+
+
+def test_supervisor_restarts_a_worker_that_was_killed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(stack, "RESTART_GRACE_SECONDS", 0.0)
+    supervisor = Stack(stack_settings(tmp_path))
+    sleeper = [sys.executable, "-c", "import time; time.sleep(60)"]
+    worker = ManagedProcess.start("worker", sleeper, tmp_path / "w.log", restart_on_exit=True)
+    api = ManagedProcess.start(
+        "API", [sys.executable, "-c", "import time; time.sleep(3)"], tmp_path / "a.log"
+    )
+    supervisor.services = [worker, api]
+    killed = worker.process.pid
+    os.kill(killed, signal.SIGKILL)
+    try:
+        # Supervision only ends when the API (not restartable) exits on its own.
+        with pytest.raises(StackError, match="API exited with code 0"):
+            supervisor.supervise()
+        assert worker.process.pid != killed
+        assert worker.alive()
+    finally:
+        supervisor.stop()
+
+
+def test_supervisor_gives_up_on_a_worker_that_dies_at_start(tmp_path: Path) -> None:
+    supervisor = Stack(stack_settings(tmp_path))
+    broken = [sys.executable, "-c", "import sys; sys.exit(4)"]
+    worker = ManagedProcess.start("worker", broken, tmp_path / "w.log", restart_on_exit=True)
+    supervisor.services = [worker]
+    with pytest.raises(StackError, match="worker exited with code 4"):
+        supervisor.supervise()

@@ -1,0 +1,78 @@
+"""Charges and refunds at the payment gateway, over HTTP, never twice for one order run."""
+
+from __future__ import annotations
+
+import uuid
+
+import httpx
+from temporalio import activity
+
+from activities.errors import step_failed
+from workflows.contracts import Charge, ChargePayment
+from workflows.retry_policies import PAYMENT_DECLINED
+
+GATEWAY_UNAVAILABLE = "PaymentGatewayUnavailable"
+REQUEST_REJECTED = "PaymentRequestRejected"
+
+
+class PaymentActivities:
+    def __init__(self, gateway: httpx.AsyncClient) -> None:
+        self._gateway = gateway
+
+    @activity.defn(name="charge_payment")
+    async def charge_payment(self, request: ChargePayment) -> Charge:
+        body = {
+            "amount": request.amount,
+            "currency": request.currency,
+            "payment_method": request.payment_method,
+            "reference": str(request.order_id),
+        }
+        try:
+            response = await self._gateway.post(
+                "/charges", json=body, headers={"Idempotency-Key": request.idempotency_key}
+            )
+        except httpx.HTTPError as exc:
+            raise step_failed(
+                f"gateway unreachable: {exc!r}", GATEWAY_UNAVAILABLE, retryable=True
+            ) from exc
+        if response.status_code in (200, 201):
+            return Charge(charge_id=response.json()["id"])
+        if response.status_code == 402:
+            raise step_failed(
+                f"payment declined: {response.json().get('error', 'declined')}",
+                PAYMENT_DECLINED,
+                retryable=False,
+                business_outcome=True,
+            )
+        if response.status_code >= 500 or response.status_code == 429:
+            raise step_failed(
+                f"gateway answered {response.status_code}", GATEWAY_UNAVAILABLE, retryable=True
+            )
+        raise step_failed(
+            f"gateway rejected the charge: {response.status_code} {response.text[:200]}",
+            REQUEST_REJECTED,
+            retryable=False,
+        )
+
+    @activity.defn(name="refund_payment")
+    async def refund_payment(self, order_id: uuid.UUID) -> int:
+        """Refund every charge the gateway holds for this order; returns how many were refunded.
+
+        Asking the gateway, rather than trusting the workflow's memory, also covers a charge
+        whose response was lost when a worker died or the step was cancelled mid-flight.
+        """
+        listed = await self._gateway.get("/charges", params={"reference": str(order_id)})
+        listed.raise_for_status()
+        refunded = 0
+        for charge in listed.json()["data"]:
+            if charge["status"] != "succeeded" or charge["refunded_amount"] >= charge["amount"]:
+                continue
+            response = await self._gateway.post(
+                f"/charges/{charge['id']}/refunds",
+                json={"amount": None},
+                headers={"Idempotency-Key": f"refund-{charge['id']}"},
+            )
+            if response.status_code not in (200, 201, 409):  # 409: already refunded
+                response.raise_for_status()
+            refunded += 1
+        return refunded

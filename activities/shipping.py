@@ -1,0 +1,82 @@
+"""Shipments with the carrier, over HTTP. Slow, so it heartbeats and can be cancelled."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+from temporalio import activity
+
+from activities.errors import step_failed
+from workflows.contracts import CreateShipment, Shipment
+from workflows.retry_policies import ADDRESS_REJECTED
+
+CARRIER_UNAVAILABLE = "CarrierUnavailable"
+REQUEST_REJECTED = "ShipmentRequestRejected"
+HEARTBEAT_EVERY_SECONDS = 1.0
+
+
+class ShippingActivities:
+    def __init__(self, carrier: httpx.AsyncClient) -> None:
+        self._carrier = carrier
+
+    @activity.defn(name="create_shipment")
+    async def create_shipment(self, request: CreateShipment) -> Shipment:
+        body = {
+            "reference": str(request.order_id),
+            "address": request.address.model_dump(mode="json"),
+            "items": [{"sku": line.sku, "quantity": line.quantity} for line in request.lines],
+        }
+        call = asyncio.ensure_future(
+            self._carrier.post(
+                "/shipments", json=body, headers={"Idempotency-Key": request.idempotency_key}
+            )
+        )
+        try:
+            response = await self._heartbeat_until_done(call)
+        except asyncio.CancelledError:
+            # Cancelled while the carrier holds the request. Walking away could leave a parcel
+            # nobody knows about, so wait for the answer: a shipment that exists means it is
+            # too late to cancel, and the workflow is told so by this step succeeding.
+            outcome = await self._outcome(call)
+            if outcome is None or outcome.status_code not in (200, 201):
+                raise
+            response = outcome
+        except httpx.HTTPError as exc:
+            raise step_failed(
+                f"carrier unreachable: {exc!r}", CARRIER_UNAVAILABLE, retryable=True
+            ) from exc
+        if response.status_code in (200, 201):
+            shipment = response.json()
+            return Shipment(shipment_id=shipment["id"], tracking_number=shipment["tracking_number"])
+        if response.status_code == 422 and response.json().get("error") == "address_rejected":
+            raise step_failed(
+                "carrier rejected the shipping address",
+                ADDRESS_REJECTED,
+                retryable=False,
+                business_outcome=True,
+            )
+        if response.status_code >= 500 or response.status_code == 429:
+            raise step_failed(
+                f"carrier answered {response.status_code}", CARRIER_UNAVAILABLE, retryable=True
+            )
+        raise step_failed(
+            f"carrier rejected the shipment: {response.status_code} {response.text[:200]}",
+            REQUEST_REJECTED,
+            retryable=False,
+        )
+
+    @staticmethod
+    async def _heartbeat_until_done(call: asyncio.Future[httpx.Response]) -> httpx.Response:
+        # Heartbeats let the server notice a dead worker in seconds and deliver a cancel.
+        while not call.done():
+            activity.heartbeat()
+            await asyncio.wait({call}, timeout=HEARTBEAT_EVERY_SECONDS)
+        return call.result()
+
+    @staticmethod
+    async def _outcome(call: asyncio.Future[httpx.Response]) -> httpx.Response | None:
+        try:
+            return await call
+        except httpx.HTTPError:
+            return None

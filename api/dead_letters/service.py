@@ -1,0 +1,68 @@
+"""Listing and redriving dead letters."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.client import Client
+
+from api.dead_letters.repository import DeadLetterRepository
+from api.dead_letters.schemas import DeadLetterOut, DeadLetterPage, RedriveOut
+from api.orders.repository import OrderRepository
+from api.problems import ProblemError
+from orderapi.domain import OrderStatus
+from orderapi.fulfillment_start import start_fulfillment
+from orderapi.settings import Settings
+
+
+class DeadLetterService:
+    def __init__(
+        self, settings: Settings, sessions: async_sessionmaker[AsyncSession], temporal: Client
+    ) -> None:
+        self._settings = settings
+        self._sessions = sessions
+        self._temporal = temporal
+
+    async def page(self, *, after: int, limit: int) -> DeadLetterPage:
+        async with self._sessions() as session:
+            rows = await DeadLetterRepository(session).unresolved_page(after=after, limit=limit + 1)
+        more = len(rows) > limit
+        items = [DeadLetterOut.model_validate(row) for row in rows[:limit]]
+        return DeadLetterPage(items=items, next_after=items[-1].id if more else None)
+
+    async def redrive(self, dead_letter_id: int) -> RedriveOut:
+        """Start a fresh run for the order. Idempotent while that run is going."""
+        async with self._sessions.begin() as session:
+            letter = await DeadLetterRepository(session).get_for_update(dead_letter_id)
+            if letter is None:
+                raise ProblemError(404, "dead-letter-not-found", "No such dead letter.")
+            if letter.resolved_at is not None:
+                raise ProblemError(
+                    409, "dead-letter-resolved", "This dead letter is resolved already."
+                )
+            orders = OrderRepository(session)
+            order = await orders.get(letter.order_id)
+            assert order is not None  # foreign key
+            if order.status == OrderStatus.FAILED.value:
+                await orders.append_history(
+                    order,
+                    OrderStatus.FAILED,
+                    OrderStatus.RECEIVED,
+                    f"redriven from dead letter {letter.id}",
+                )
+                order.status = OrderStatus.RECEIVED.value
+                # Unconfirmed until the start succeeds, so the reconciler covers a crash here.
+                order.workflow_started_at = None
+                letter.redriven_at = datetime.now(UTC)
+            await session.flush()
+            await session.refresh(order, ["items"])
+        # A failed run may be followed by a new one; a running one is returned as it is.
+        run_id = await start_fulfillment(
+            self._temporal, self._settings.task_queue, order, self._settings.effective_retry_profile
+        )
+        async with self._sessions.begin() as session:
+            fresh = await OrderRepository(session).get(order.id)
+            assert fresh is not None
+            fresh.workflow_started_at = datetime.now(UTC)
+        return RedriveOut(dead_letter=DeadLetterOut.model_validate(letter), run_id=run_id)

@@ -1,0 +1,79 @@
+"""The carrier's durable state: shipments and their Idempotency-Keys, in PostgreSQL.
+
+Each function runs its own transaction, so an outcome is committed before it is answered.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from orderapi.models import CarrierShipment
+from simulators.carrier.schemas import ShipmentRequest, ShipmentStatus
+from simulators.idempotency import Recorded
+from simulators.ids import new_id, new_tracking_number
+
+
+async def shipment_for_key(session: AsyncSession, key: str) -> CarrierShipment | None:
+    async with session.begin():
+        return await _shipment_for_key(session, key)
+
+
+async def _shipment_for_key(session: AsyncSession, key: str) -> CarrierShipment | None:
+    return await session.scalar(
+        select(CarrierShipment).where(CarrierShipment.idempotency_key == key)
+    )
+
+
+async def record_shipment(
+    session: AsyncSession,
+    *,
+    key: str,
+    fingerprint: str,
+    request: ShipmentRequest,
+    failure_code: str | None,
+) -> Recorded[CarrierShipment]:
+    """Store the shipment unless its key already has one; concurrent callers all get one row.
+
+    ON CONFLICT DO NOTHING waits for a concurrent insert of the same key to commit and then
+    inserts nothing, so the loser reads the winner's shipment and answers with that.
+    """
+    rejected = failure_code is not None
+    async with session.begin():
+        inserted = await session.scalar(
+            insert(CarrierShipment)
+            .values(
+                id=new_id("shp"),
+                idempotency_key=key,
+                fingerprint=fingerprint,
+                reference=request.reference,
+                status=(ShipmentStatus.REJECTED if rejected else ShipmentStatus.CREATED).value,
+                failure_code=failure_code,
+                tracking_number=None if rejected else new_tracking_number(),
+                address=request.address.model_dump(mode="json"),
+                items=[item.model_dump(mode="json") for item in request.items],
+            )
+            .on_conflict_do_nothing(index_elements=[CarrierShipment.idempotency_key])
+            .returning(CarrierShipment)
+        )
+        if inserted is not None:
+            return Recorded(inserted, replayed=False)
+        winner = await _shipment_for_key(session, key)
+    assert winner is not None, "the conflicting shipment was committed before it resolved"
+    return Recorded(winner, replayed=True)
+
+
+async def shipment_by_id(session: AsyncSession, shipment_id: str) -> CarrierShipment | None:
+    async with session.begin():
+        return await session.get(CarrierShipment, shipment_id)
+
+
+async def shipments_for_reference(session: AsyncSession, reference: str) -> list[CarrierShipment]:
+    async with session.begin():
+        found = await session.scalars(
+            select(CarrierShipment)
+            .where(CarrierShipment.reference == reference)
+            .order_by(CarrierShipment.created_at, CarrierShipment.id)
+        )
+        return list(found)

@@ -13,15 +13,17 @@ from api.metrics import install_metrics
 from api.orders.router import router as orders_router
 from api.problems import install_problem_handlers
 from api.products.router import router as products_router
+from api.tracing import install_tracing
 from orderapi.db import make_engine, make_session_factory
 from orderapi.settings import Settings, get_settings
-from orderapi.telemetry import configure_logging
+from orderapi.telemetry import configure_logging, configure_tracing
 from orderapi.temporal_client import connect_temporal
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     configure_logging(settings.log_level)
+    configure_tracing("order-api", export_to_console=settings.otel_console_export)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -40,6 +42,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     install_problem_handlers(app)
     install_metrics(app)
+    install_tracing(app)
     app.include_router(health.router)
     app.include_router(products_router)
     app.include_router(orders_router)

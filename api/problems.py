@@ -11,6 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
+from sqlalchemy import exc as sqlalchemy_errors
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_JSON = "application/problem+json"
@@ -120,6 +121,21 @@ def install_problem_handlers(app: FastAPI) -> None:
         detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
         return problem_response(
             request, exc.status_code, slug, detail, headers=getattr(exc, "headers", None)
+        )
+
+    @app.exception_handler(sqlalchemy_errors.OperationalError)
+    @app.exception_handler(sqlalchemy_errors.InterfaceError)
+    @app.exception_handler(sqlalchemy_errors.TimeoutError)
+    async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+        # A database outage is the client's cue to retry (with the same Idempotency-Key),
+        # not a bug: 503 with Retry-After, and the cause stays in the log.
+        logger.warning("database unavailable on %s %s: %s", request.method, request.url.path, exc)
+        return problem_response(
+            request,
+            503,
+            "database-unavailable",
+            "The database is unavailable; retry shortly with the same Idempotency-Key.",
+            headers={"Retry-After": "5"},
         )
 
     @app.exception_handler(Exception)

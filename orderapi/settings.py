@@ -31,6 +31,8 @@ class Settings(BaseSettings):
     environment: Environment = Environment.DEV
     data_dir: Path = Path(".data")
     log_level: str = "INFO"
+    # Print finished spans to stdout (the logs); production would export to a collector instead.
+    otel_console_export: bool = False
 
     # The two real dependencies. Unset in dev means "start the embedded one".
     database_url: str | None = Field(default=None, validation_alias="DATABASE_URL")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from temporalio.client import Client
+from temporalio.contrib.opentelemetry import TracingInterceptor
 from temporalio.contrib.pydantic import pydantic_data_converter
 
 from orderapi.settings import Settings
@@ -14,5 +15,7 @@ async def connect_temporal(settings: Settings, *, lazy: bool = False) -> Client:
         settings.effective_temporal_address,
         namespace=settings.temporal_namespace,
         data_converter=pydantic_data_converter,
+        # Carries the caller's trace into workflows and activities (the worker inherits it).
+        interceptors=[TracingInterceptor()],
         lazy=lazy,
     )

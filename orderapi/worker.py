@@ -20,7 +20,7 @@ from activities.stock import StockActivities
 from orderapi.db import make_engine, make_session_factory
 from orderapi.reconciler import reconcile_forever
 from orderapi.settings import Settings, get_settings
-from orderapi.telemetry import configure_logging
+from orderapi.telemetry import configure_logging, configure_tracing
 from orderapi.temporal_client import connect_temporal
 from workflows.order_fulfillment import OrderFulfillmentWorkflow
 
@@ -84,4 +84,5 @@ async def run_worker(settings: Settings) -> None:
 def main() -> None:
     settings = get_settings()
     configure_logging(settings.log_level)
+    configure_tracing("order-worker", export_to_console=settings.otel_console_export)
     asyncio.run(run_worker(settings))

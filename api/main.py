@@ -22,11 +22,12 @@ from orderapi.temporal_client import connect_temporal
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
-    configure_logging(settings.log_level)
-    configure_tracing("order-api", export_to_console=settings.otel_console_export)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # At startup, not at import: importing the app must not reconfigure the process.
+        configure_logging(settings.log_level)
+        configure_tracing("order-api", export_to_console=settings.otel_console_export)
         engine = make_engine(settings.effective_database_url)
         app.state.settings = settings
         app.state.session_factory = make_session_factory(engine)

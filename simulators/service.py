@@ -94,10 +94,9 @@ def build_app(
     faults: FaultInjector,
     routers: Sequence[APIRouter],
 ) -> FastAPI:
-    configure_logging(settings.log_level)
-
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        configure_logging(settings.log_level)
         # The Order API's database, but only the simulator's own schema is ever touched.
         engine = make_engine(settings.effective_database_url)
         app.state.session_factory = make_session_factory(engine)

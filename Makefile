@@ -40,3 +40,18 @@ $(VENV)/.installed: requirements.lock pyproject.toml | $(BIN)/uv
 	$(BIN)/uv pip sync --quiet --require-hashes --python $(BIN)/python requirements.lock
 	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
 	touch $@
+
+# Speed and memory figures live here, as ratios to a baseline from the same run, never in timed
+# tests. Starts a stack of its own on free ports; takes under three minutes.
+bench: $(VENV)/.installed
+	$(BIN)/python bench/run.py
+
+# The schema diagram, redrawn from the models; commit the result with the model change.
+erd: $(VENV)/.installed
+	$(BIN)/python architecture/generate_erd.py
+
+# README, ADRs, schema and the operational documents as one A4 PDF (skips any not written yet).
+print-pack: $(VENV)/.installed
+	$(BIN)/python architecture/print_pack.py
+
+.PHONY: bench erd print-pack

@@ -1,0 +1,537 @@
+"""`make bench`: the Order API under load, on a stack of its own, reported against a baseline.
+
+Absolute timings on a shared two-core machine mostly measure the machine, so every scenario is
+also shown as a ratio to `GET /health/live` measured minutes earlier in the same run. k6 fails
+the run on errors only; no figure here is a pass/fail limit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psutil
+import psycopg
+from temporalio.client import Client
+
+from orderapi.devstack.ports import free_port
+
+BENCH_DIR = Path(__file__).resolve().parent
+ROOT = BENCH_DIR.parent
+RESULTS_DIR = BENCH_DIR / "results"
+BIN = Path(sys.executable).parent
+HOST = "127.0.0.1"
+READY_TIMEOUT_SECONDS = 150.0
+STOP_TIMEOUT_SECONDS = 60.0
+WARMUP_REQUESTS = 20
+TREND_STATS = "avg,min,med,p(90),p(95),p(99),max"
+MIB = 1024 * 1024
+
+ORDER_BODY: dict[str, Any] = {
+    "items": [{"sku": "GIZMO-3", "quantity": 1}],
+    "currency": "USD",
+    "payment_method": "tok_visa",
+    "shipping_address": {
+        "name": "Bench Customer",
+        "line1": "1 Main St",
+        "city": "Springfield",
+        "postal_code": "12345",
+        "country": "US",
+    },
+}
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    label: str
+    script: str
+
+
+# Run in this order: the new orders go last because their workflows keep the worker (and
+# PostgreSQL) busy for a while after k6 stops, which would load every scenario after them.
+SCENARIOS = (
+    Scenario("baseline", "GET /health/live (baseline)", "health_live.js"),
+    Scenario("get_order", "GET /orders/{id}", "get_order.js"),
+    Scenario("replay", "POST /orders, same key (replay)", "replay_order.js"),
+    Scenario("create_order", "POST /orders, new key", "create_order.js"),
+)
+
+
+@dataclass(frozen=True)
+class Ports:
+    api: int
+    postgres: int
+    temporal: int
+    temporal_ui: int
+    payment_gateway: int
+    carrier: int
+
+    @classmethod
+    def pick(cls) -> Ports:
+        chosen: set[int] = set()
+        while len(chosen) < 6:
+            chosen.add(free_port())
+        return cls(*sorted(chosen))
+
+
+@dataclass
+class RssSampler:
+    """Peak resident memory of the API process, overall and per scenario."""
+
+    process: psutil.Process
+    interval: float = 0.1
+    current: str = "idle"
+    peaks: dict[str, int] = field(default_factory=dict)
+    _stop: threading.Event = field(default_factory=threading.Event)
+
+    def _sample(self) -> None:
+        while not self._stop.is_set():
+            with suppress(psutil.Error):
+                rss = int(self.process.memory_info().rss)
+                self.peaks[self.current] = max(self.peaks.get(self.current, 0), rss)
+            self._stop.wait(self.interval)
+
+    @contextmanager
+    def running(self) -> Iterator[None]:
+        thread = threading.Thread(target=self._sample, daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            self._stop.set()
+            thread.join()
+
+
+def _say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _tail(path: Path, lines: int = 30) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+class BenchStack:
+    """`order-api run` on free ports in a temporary data directory: the real stack, untouched."""
+
+    def __init__(self, data_dir: Path, ports: Ports) -> None:
+        self.data_dir = data_dir
+        self.ports = ports
+        self.log_file = data_dir / "stack.log"
+        self.process: subprocess.Popen[bytes] | None = None
+        self.started_pids: dict[int, float] = {}
+        # Without ORDER_API_* or server URLs from the caller's shell: a DATABASE_URL there would
+        # point the bench at someone's real database instead of its own.
+        self.env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith("ORDER_API_") and k not in ("DATABASE_URL", "TEMPORAL_ADDRESS")
+        }
+        self.env.update(
+            ORDER_API_DATA_DIR=str(data_dir),
+            ORDER_API_API_HOST=HOST,
+            ORDER_API_API_PORT=str(ports.api),
+            ORDER_API_POSTGRES_PORT=str(ports.postgres),
+            ORDER_API_TEMPORAL_PORT=str(ports.temporal),
+            ORDER_API_TEMPORAL_UI_PORT=str(ports.temporal_ui),
+            ORDER_API_PAYMENT_GATEWAY_PORT=str(ports.payment_gateway),
+            ORDER_API_CARRIER_PORT=str(ports.carrier),
+        )
+
+    @property
+    def api_url(self) -> str:
+        return f"http://{HOST}:{self.ports.api}"
+
+    @property
+    def database_dsn(self) -> str:
+        return f"postgresql://postgres@{HOST}:{self.ports.postgres}/orders"
+
+    def start(self) -> None:
+        with self.log_file.open("wb") as log:
+            self.process = subprocess.Popen(
+                [str(BIN / "order-api"), "run"],
+                cwd=ROOT,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=self.env,
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + READY_TIMEOUT_SECONDS
+        while not self._ready():
+            if self.process.poll() is not None:
+                raise RuntimeError(f"order-api run exited:\n{_tail(self.log_file)}")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the stack was not ready in time:\n{_tail(self.log_file)}")
+            time.sleep(0.5)
+        self._remember_processes()
+
+    def _ready(self) -> bool:
+        try:
+            return httpx.get(f"{self.api_url}/health/ready", timeout=2.0).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def _remember_processes(self) -> None:
+        """Everything this run started, so the stop can prove that none of it is left."""
+        assert self.process is not None
+        found = psutil.Process(self.process.pid).children(recursive=True)
+        # pg_ctl daemonizes PostgreSQL, so it is no child of ours: find it by its pid file.
+        pid_file = self.data_dir / "postgres" / "postmaster.pid"
+        with suppress(OSError, ValueError, IndexError, psutil.Error):
+            postmaster = psutil.Process(int(pid_file.read_text().split()[0]))
+            found += [postmaster, *postmaster.children(recursive=True)]
+        for proc in [psutil.Process(self.process.pid), *found]:
+            with suppress(psutil.Error):
+                self.started_pids[proc.pid] = proc.create_time()
+
+    def api_process(self) -> psutil.Process:
+        assert self.process is not None
+        for child in psutil.Process(self.process.pid).children(recursive=True):
+            with suppress(psutil.Error):
+                if "api.main:app" in child.cmdline():
+                    return child
+        raise RuntimeError("no API process under order-api run")
+
+    def token(self, subject: str) -> str:
+        return subprocess.run(
+            [str(BIN / "order-api"), "token", "--sub", subject, "--ttl", "3600"],
+            env=self.env,
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+
+    def stop(self) -> list[str]:
+        """SIGTERM to `order-api run`, which stops its services in order; returns leftovers."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=STOP_TIMEOUT_SECONDS)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        left: list[str] = []
+        deadline = time.monotonic() + 10
+        for pid, created in self.started_pids.items():
+            try:
+                proc = psutil.Process(pid)
+                # The same pid with another start time is a new, unrelated process.
+                if proc.create_time() != created:
+                    continue
+                with suppress(psutil.TimeoutExpired):
+                    proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+                if proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE:
+                    left.append(f"{pid} {' '.join(proc.cmdline())[:80]}")
+                    proc.kill()
+            except psutil.NoSuchProcess:
+                continue
+        return left
+
+
+def raise_stock(stack: BenchStack) -> None:
+    """Enough stock that no benchmark order fails to reserve, so every workflow does the
+    same work; the bench's own throwaway database, never a shared one."""
+    with psycopg.connect(stack.database_dsn, autocommit=True) as conn:
+        conn.execute("UPDATE products SET stock = 100000000")
+
+
+def place_order(client: httpx.Client, token: str, key: str) -> dict[str, Any]:
+    response = client.post(
+        "/orders",
+        json=ORDER_BODY,
+        headers={"Authorization": f"Bearer {token}", "Idempotency-Key": key},
+    )
+    response.raise_for_status()
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def warm_up(stack: BenchStack, token: str, run_id: str) -> str:
+    """First requests pay for imports, pool connections and plan caches; k6 should not."""
+    with httpx.Client(base_url=stack.api_url, timeout=30.0) as client:
+        order_id = str(place_order(client, token, f"{run_id}-replayed")["id"])
+        auth = {"Authorization": f"Bearer {token}"}
+        for n in range(WARMUP_REQUESTS):
+            client.get("/health/live").raise_for_status()
+            client.get(f"/orders/{order_id}", headers=auth).raise_for_status()
+            place_order(client, token, f"{run_id}-replayed")
+            if n < 5:
+                place_order(client, token, f"{run_id}-warmup-{n}")
+    return order_id
+
+
+def run_k6(
+    scenario: Scenario, env: dict[str, str], work_dir: Path
+) -> tuple[int, dict[str, Any], Path]:
+    summary = work_dir / f"{scenario.name}.json"
+    output = work_dir / f"{scenario.name}.k6.log"
+    command = [
+        str(BIN / "k6"), "run", "--quiet", "--no-color", "--no-usage-report",
+        # k6's own control API is not needed and would take a fixed port.
+        "--address", "",
+        "--summary-trend-stats", TREND_STATS,
+        "--summary-export", str(summary),
+        str(BENCH_DIR / scenario.script),
+    ]  # fmt: skip
+    with output.open("wb") as log:
+        code = subprocess.run(
+            command,
+            cwd=BENCH_DIR,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        ).returncode
+    data: dict[str, Any] = json.loads(summary.read_text()) if summary.exists() else {}
+    return code, data, output
+
+
+@dataclass(frozen=True)
+class Row:
+    scenario: Scenario
+    requests: int
+    rps: float
+    p50: float
+    p95: float
+    p99: float
+    error_rate: float
+    rss_peak: int
+
+    @classmethod
+    def from_summary(cls, scenario: Scenario, data: dict[str, Any], rss_peak: int) -> Row:
+        metrics = data.get("metrics", {})
+        reqs = metrics.get("http_reqs", {})
+        duration = metrics.get("http_req_duration", {})
+        failed = metrics.get("http_req_failed", {})
+        return cls(
+            scenario,
+            int(reqs.get("count", 0)),
+            float(reqs.get("rate", 0.0)),
+            float(duration.get("med", 0.0)),
+            float(duration.get("p(95)", 0.0)),
+            float(duration.get("p(99)", 0.0)),
+            float(failed.get("value", 1.0)),
+            rss_peak,
+        )
+
+
+def _ratio(value: float, base: float) -> str:
+    return f"{value / base:.2f}" if base > 0 else "n/a"
+
+
+def table(rows: list[Row]) -> str:
+    base = rows[0]
+    header = (
+        f"{'scenario':<34}{'requests':>9}{'req/s':>9}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}"
+        f"{'errors':>8}{'req/s÷base':>12}{'p95÷base':>10}{'RSS MiB':>9}"
+    )
+    lines = [header, "-" * len(header)]
+    for row in rows:
+        lines.append(
+            f"{row.scenario.label:<34}{row.requests:>9}{row.rps:>9.1f}{row.p50:>9.2f}"
+            f"{row.p95:>9.2f}{row.p99:>9.2f}{row.error_rate:>8.2%}"
+            f"{_ratio(row.rps, base.rps):>12}{_ratio(row.p95, base.p95):>10}"
+            f"{row.rss_peak / MIB:>9.1f}"
+        )
+    return "\n".join(lines)
+
+
+async def count_workflows(client: Client) -> dict[str, int]:
+    counts = {"total": (await client.count_workflows()).count}
+    for status in ("Running", "Completed", "Failed"):
+        found = await client.count_workflows(f"ExecutionStatus = '{status}'")
+        counts[status.lower()] = found.count
+    return counts
+
+
+async def follow_fulfilment(temporal_port: int, drain_seconds: float) -> dict[str, Any]:
+    """Workflows when the load stops, then after the worker has had a bounded time to catch
+    up: intake is far cheaper than fulfilment, so the backlog is part of the picture."""
+    client = await Client.connect(f"{HOST}:{temporal_port}")
+    at_end = await count_workflows(client)
+    started = time.monotonic()
+    latest = at_end
+    while latest["running"] and time.monotonic() - started < drain_seconds:
+        await asyncio.sleep(2)
+        latest = await count_workflows(client)
+    waited = time.monotonic() - started
+    done = latest["completed"] + latest["failed"] - at_end["completed"] - at_end["failed"]
+    return {
+        "at_end_of_load": at_end,
+        "after_drain": latest,
+        "drain_seconds": waited,
+        "finished_per_second": done / waited if waited else 0.0,
+    }
+
+
+def count_orders(stack: BenchStack) -> dict[str, int]:
+    with psycopg.connect(stack.database_dsn) as conn:
+        row = conn.execute(
+            "SELECT count(*), count(*) FILTER (WHERE workflow_started_at IS NULL) FROM orders"
+        ).fetchone()
+    assert row is not None
+    return {"orders": int(row[0]), "workflow_start_unconfirmed": int(row[1])}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--vus", type=int, default=10, help="virtual users per scenario")
+    parser.add_argument("--duration", default="20s", help="k6 duration per scenario")
+    parser.add_argument(
+        "--drain",
+        type=float,
+        default=40.0,
+        help="seconds to let the worker catch up with the new orders afterwards",
+    )
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the temporary data dir (logs) afterwards"
+    )
+    args = parser.parse_args(argv)
+
+    started_at = datetime.now(UTC)
+    run_id = f"bench-{uuid.uuid4().hex[:8]}"
+    data_dir = Path(tempfile.mkdtemp(prefix="order-api-bench-"))
+    stack = BenchStack(data_dir, Ports.pick())
+    rows: list[Row] = []
+    summaries: dict[str, Any] = {}
+    failures: list[str] = []
+    counts: dict[str, Any] = {}
+    rss: dict[str, int] = {}
+    try:
+        _say(f"starting the stack in {data_dir} (API on {stack.api_url})")
+        t0 = time.monotonic()
+        stack.start()
+        _say(f"ready in {time.monotonic() - t0:.1f}s")
+        raise_stock(stack)
+        token = stack.token("bench")
+        order_id = warm_up(stack, token, run_id)
+        sampler = RssSampler(stack.api_process())
+        k6_env = {
+            **stack.env,
+            "K6_NO_USAGE_REPORT": "true",
+            "BASE_URL": stack.api_url,
+            "TOKEN": token,
+            "ORDER_ID": order_id,
+            "REPLAY_KEY": f"{run_id}-replayed",
+            "RUN_ID": run_id,
+            "ORDER_BODY": json.dumps(ORDER_BODY),
+            "VUS": str(args.vus),
+            "DURATION": args.duration,
+        }
+        with sampler.running():
+            time.sleep(0.5)
+            for scenario in SCENARIOS:
+                sampler.current = scenario.name
+                _say(f"k6: {scenario.label}, {args.vus} VUs for {args.duration}")
+                code, summary, output = run_k6(scenario, k6_env, data_dir)
+                summaries[scenario.name] = summary
+                rows.append(
+                    Row.from_summary(scenario, summary, sampler.peaks.get(scenario.name, 0))
+                )
+                if code != 0:
+                    failures.append(f"{scenario.label}: k6 exited {code}\n{_tail(output, 40)}")
+        rss = dict(sampler.peaks)
+        _say(f"letting the worker catch up for up to {args.drain:.0f}s")
+        counts = {
+            **count_orders(stack),
+            "workflows": asyncio.run(follow_fulfilment(stack.ports.temporal, args.drain)),
+        }
+    except Exception as exc:
+        failures.append(f"bench aborted: {exc}")
+    finally:
+        _say("stopping the stack")
+        left = stack.stop()
+        if left:
+            failures.append("processes left after the stop (killed): " + "; ".join(left))
+        else:
+            _say(f"stopped; none of the {len(stack.started_pids)} processes it started is left")
+        if args.keep:
+            _say(f"kept {data_dir}")
+        else:
+            shutil.rmtree(data_dir, ignore_errors=True)
+
+    if rows:
+        print(table(rows))
+        print()
+        print(
+            f"API peak RSS: {max(rss.values(), default=0) / MIB:.1f} MiB "
+            f"(after warm-up, before load: {rss.get('idle', 0) / MIB:.1f} MiB)"
+        )
+    if counts:
+        flow = counts["workflows"]
+        at_end, after = flow["at_end_of_load"], flow["after_drain"]
+        print(
+            f"orders in the database: {counts['orders']} "
+            f"(workflow start unconfirmed: {counts['workflow_start_unconfirmed']}); "
+            # Temporal's visibility lags a little; the later count is the settled one.
+            f"workflows started: {after['total']}"
+        )
+        print(
+            f"workflows when the load stopped: {at_end['completed']} completed, "
+            f"{at_end['running']} running, {at_end['failed']} failed; "
+            f"{flow['drain_seconds']:.0f}s later: {after['completed']} completed, "
+            f"{after['running']} running, {after['failed']} failed "
+            f"({flow['finished_per_second']:.1f} finished/s with no new load)"
+        )
+    RESULTS_DIR.mkdir(exist_ok=True)
+    result_file = RESULTS_DIR / f"{started_at.strftime('%Y%m%dT%H%M%SZ')}.json"
+    result_file.write_text(
+        json.dumps(
+            {
+                "started_at": started_at.isoformat(),
+                "cpus": os.cpu_count(),
+                "vus": args.vus,
+                "duration": args.duration,
+                "order_body": ORDER_BODY,
+                "rows": [
+                    {
+                        "scenario": r.scenario.name,
+                        "requests": r.requests,
+                        "rps": r.rps,
+                        "p50_ms": r.p50,
+                        "p95_ms": r.p95,
+                        "p99_ms": r.p99,
+                        "error_rate": r.error_rate,
+                        "rps_ratio_to_baseline": r.rps / rows[0].rps if rows[0].rps else None,
+                        "p95_ratio_to_baseline": r.p95 / rows[0].p95 if rows[0].p95 else None,
+                    }
+                    for r in rows
+                ],
+                "api_rss_peak_bytes": rss,
+                "counts": counts,
+                "k6": summaries,
+                "failures": failures,
+            },
+            indent=2,
+        )
+        + "\n"
+    )
+    print(f"k6 summaries: {result_file.relative_to(ROOT)}")
+    for failure in failures:
+        print(f"FAILED: {failure}", file=sys.stderr)
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

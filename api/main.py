@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api import health
+from api.auth import TokenVerifier
 from api.metrics import install_metrics
 from api.orders.router import router as orders_router
 from api.problems import install_problem_handlers
@@ -26,6 +27,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = make_engine(settings.effective_database_url)
         app.state.settings = settings
+        app.state.token_verifier = TokenVerifier(settings)
         app.state.session_factory = make_session_factory(engine)
         app.state.temporal = await connect_temporal(settings, lazy=True)
         yield

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Request, Response
@@ -11,9 +10,9 @@ from fastapi.responses import JSONResponse
 from api.auth import OrderReader, OrderWriter
 from api.dependencies import AppSettings, SessionFactory, TemporalClient
 from api.idempotency.header import parse_idempotency_key
+from api.orders.access import visible_order
 from api.orders.schemas import OrderCreate, OrderOut
 from api.orders.service import OrderService, order_out
-from api.problems import ProblemError
 from api.responses import problem_responses
 
 router = APIRouter(tags=["orders"])
@@ -78,12 +77,4 @@ async def place_order(
     responses=problem_responses(401, 403, 404),
 )
 async def get_order(order_id: str, principal: OrderReader, service: Service) -> OrderOut:
-    not_found = ProblemError(404, "order-not-found", "No such order.")
-    try:
-        parsed = uuid.UUID(order_id)
-    except ValueError:
-        raise not_found from None
-    order = await service.get(parsed, principal.subject, is_admin=principal.is_admin)
-    if order is None:  # another customer's order looks exactly like a missing one
-        raise not_found
-    return order_out(order)
+    return order_out(await visible_order(service, order_id, principal))

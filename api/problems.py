@@ -11,6 +11,8 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_JSON = "application/problem+json"
@@ -121,6 +123,22 @@ def install_problem_handlers(app: FastAPI) -> None:
         return problem_response(
             request, exc.status_code, slug, detail, headers=getattr(exc, "headers", None)
         )
+
+    async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+        # Connection refused, dropped or pool exhausted: transient, so 503 and retry, not 500.
+        logger.warning(
+            "database unavailable on %s %s", request.method, request.url.path, exc_info=True
+        )
+        return problem_response(
+            request,
+            503,
+            "service-unavailable",
+            "The service cannot reach its database right now; retry shortly.",
+            headers={"Retry-After": "5"},
+        )
+
+    for unavailable in (OperationalError, InterfaceError, PoolTimeoutError):
+        app.add_exception_handler(unavailable, _database_unavailable)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from api import health
 from api.auth import TokenVerifier
 from api.metrics import install_metrics
+from api.openapi import install_openapi
 from api.orders.router import router as orders_router
 from api.problems import install_problem_handlers
 from api.products.router import router as products_router
@@ -44,6 +45,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(products_router)
     app.include_router(orders_router)
+    install_openapi(app)
     return app
 
 

@@ -31,7 +31,9 @@ class FieldError(BaseModel):
 class Problem(BaseModel):
     """The documented error body."""
 
-    type: str = Field(description="absolute URI naming the problem type")
+    type: str = Field(
+        description="absolute URI naming the problem type", json_schema_extra={"format": "uri"}
+    )
     title: str
     status: int
     detail: str

@@ -30,7 +30,8 @@ IDEMPOTENCY_KEY_DOC = (
     "Unique per order attempt, 1-255 printable ASCII characters (bare or as a quoted "
     "structured-field string). Scoped to the caller. A retry with the same key and body replays "
     "the stored response with `Idempotent-Replayed: true`; the same key with another body is 422; "
-    "while the first request is in flight, 409 with Retry-After. Keys are kept for 24 hours."
+    "while the first request is in flight, 409 with Retry-After. Keys are kept for 24 hours. "
+    "Missing or malformed: 400, checked before anything is looked up or stored."
 )
 
 
@@ -50,7 +51,7 @@ IDEMPOTENCY_KEY_DOC = (
                 },
             },
         },
-        **problem_responses(400, 401, 403, 409, 422),
+        **problem_responses(400, 401, 403, 409, 422, 503),
     },
 )
 async def place_order(
@@ -74,7 +75,7 @@ async def place_order(
     "/orders/{order_id}",
     response_model=OrderOut,
     summary="Fetch an order and its status",
-    responses=problem_responses(401, 403, 404),
+    responses=problem_responses(401, 403, 404, 503),
 )
 async def get_order(order_id: str, principal: OrderReader, service: Service) -> OrderOut:
     return order_out(await visible_order(service, order_id, principal))

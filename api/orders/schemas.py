@@ -39,6 +39,25 @@ class ShippingAddress(_Strict):
 
 
 class OrderCreate(_Strict):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "items": [{"sku": "WIDGET-1", "quantity": 2}],
+                    "currency": "USD",
+                    "payment_method": "tok_visa",
+                    "shipping_address": {
+                        "name": "Alice Example",
+                        "line1": "1 Main St",
+                        "city": "Springfield",
+                        "postal_code": "12345",
+                        "country": "US",
+                    },
+                }
+            ]
+        }
+    )
+
     items: list[OrderItemIn] = Field(min_length=1, max_length=MAX_ITEMS)
     currency: Currency
     payment_method: str = Field(

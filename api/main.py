@@ -9,11 +9,13 @@ from fastapi import FastAPI
 
 from api import health
 from api.auth import TokenVerifier
+from api.body_limit import BodySizeLimit
 from api.metrics import install_metrics
 from api.openapi import install_openapi
 from api.orders.router import router as orders_router
 from api.problems import install_problem_handlers
 from api.products.router import router as products_router
+from api.ratelimit import OrderRateLimiter
 from orderapi.db import make_engine, make_session_factory
 from orderapi.settings import Settings, get_settings
 from orderapi.telemetry import configure_logging
@@ -29,6 +31,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         engine = make_engine(settings.effective_database_url)
         app.state.settings = settings
         app.state.token_verifier = TokenVerifier(settings)
+        app.state.order_rate_limiter = OrderRateLimiter(settings.rate_limit_orders_per_minute)
         app.state.session_factory = make_session_factory(engine)
         app.state.temporal = await connect_temporal(settings, lazy=True)
         yield
@@ -41,6 +44,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     install_problem_handlers(app)
+    # Added before the metrics middleware, so metrics (outermost) count its 413s too.
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_body_bytes)
     install_metrics(app)
     app.include_router(health.router)
     app.include_router(products_router)

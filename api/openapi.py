@@ -16,6 +16,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from api.idempotency.header import HEADER, MAX_KEY_LENGTH
+from api.orders.schemas import OrderCreate
 from api.problems import PROBLEM_JSON, Problem
 
 SERVERS = [{"url": "http://127.0.0.1:8000", "description": "`make run`"}]
@@ -32,8 +33,8 @@ IDEMPOTENCY_KEY_SCHEMA = {
     "maxLength": MAX_KEY_LENGTH,
     "pattern": r"^[\x21-\x7E]([\x20-\x7E]*[\x21-\x7E])?$",
 }
-# Models the routes reference by hand (problem responses).
-_REFERENCED_MODELS: list[type[BaseModel]] = [Problem]
+# Models the routes reference by hand (problem responses, a body parsed by a dependency).
+_REFERENCED_MODELS: list[type[BaseModel]] = [Problem, OrderCreate]
 
 
 def _add_models(schemas: dict[str, Any], models: list[type[BaseModel]]) -> None:

@@ -71,6 +71,10 @@ class Settings(BaseSettings):
     # An order younger than this is left to the request that is starting it.
     reconcile_grace_seconds: float = 10.0
 
+    # Input limits (adrs/0004-input-limits.md). The rate limit is per principal and per replica.
+    max_request_body_bytes: int = Field(default=64 * 1024, gt=0)
+    rate_limit_orders_per_minute: int = Field(default=120, gt=0)
+
     @field_validator("jwt_algorithms")
     @classmethod
     def _never_unsigned(cls, algorithms: list[str]) -> list[str]:

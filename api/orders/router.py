@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
 
 from api.auth import OrderReader, OrderWriter
+from api.body import json_body
 from api.dependencies import AppSettings, SessionFactory, TemporalClient
-from api.idempotency.header import parse_idempotency_key
+from api.idempotency.header import IdempotencyKeyHeader
 from api.orders.access import visible_order
 from api.orders.schemas import OrderCreate, OrderOut
 from api.orders.service import OrderService, order_out
+from api.ratelimit import OrderRateLimit
 from api.responses import problem_responses
 
 router = APIRouter(tags=["orders"])
@@ -26,13 +28,11 @@ def _service(
 
 Service = Annotated[OrderService, Depends(_service)]
 
-IDEMPOTENCY_KEY_DOC = (
-    "Unique per order attempt, 1-255 printable ASCII characters (bare or as a quoted "
-    "structured-field string). Scoped to the caller. A retry with the same key and body replays "
-    "the stored response with `Idempotent-Replayed: true`; the same key with another body is 422; "
-    "while the first request is in flight, 409 with Retry-After. Keys are kept for 24 hours. "
-    "Missing or malformed: 400, checked before anything is looked up or stored."
-)
+# The body is parsed by a dependency (see api/body.py), so it is documented by hand.
+ORDER_CREATE_BODY = {
+    "required": True,
+    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/OrderCreate"}}},
+}
 
 
 @router.post(
@@ -51,19 +51,19 @@ IDEMPOTENCY_KEY_DOC = (
                 },
             },
         },
-        **problem_responses(400, 401, 403, 409, 422, 503),
+        **problem_responses(400, 401, 403, 409, 413, 415, 422, 429, 503),
     },
+    openapi_extra={"requestBody": ORDER_CREATE_BODY},
 )
 async def place_order(
     request: Request,
-    body: OrderCreate,
+    # Checked in this order: token and scope, Idempotency-Key, rate limit, then the body.
     principal: OrderWriter,
+    key: IdempotencyKeyHeader,
+    _: OrderRateLimit,
+    body: Annotated[OrderCreate, Depends(json_body(OrderCreate))],
     service: Service,
-    idempotency_key: Annotated[
-        str | None, Header(alias="Idempotency-Key", description=IDEMPOTENCY_KEY_DOC)
-    ] = None,
 ) -> Response:
-    key = parse_idempotency_key(idempotency_key)
     placed = await service.place(principal.subject, key, body, request.url.path)
     headers = {"Location": placed.location} if placed.location else {}
     if placed.replayed:

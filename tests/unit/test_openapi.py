@@ -74,7 +74,7 @@ def test_every_secured_operation_documents_401_and_403_with_their_challenge() ->
 
 
 def test_place_order_documents_every_status_it_can_answer() -> None:
-    assert _statuses("POST", "/orders") == {201, 400, 401, 403, 409, 422, 503}
+    assert _statuses("POST", "/orders") == {201, 400, 401, 403, 409, 413, 415, 422, 429, 503}
 
 
 def test_get_order_documents_404_and_no_validation_error() -> None:
@@ -86,7 +86,7 @@ def test_catalog_and_readiness_document_503() -> None:
     assert _statuses("GET", "/health/ready") == {200, 503}
 
 
-@pytest.mark.parametrize("status", ["409"])
+@pytest.mark.parametrize("status", ["409", "429"])
 def test_statuses_that_ask_for_a_retry_document_retry_after(status: str) -> None:
     response = SPEC["paths"]["/orders"]["post"]["responses"][status]
     assert response["headers"]["Retry-After"]["required"]

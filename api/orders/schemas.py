@@ -29,12 +29,17 @@ class OrderItemIn(_Strict):
     quantity: int = Field(ge=1, le=MAX_QUANTITY)
 
 
+# Address text is printed on labels and stored as JSONB, which cannot hold NUL: no control
+# characters (C0 and DEL) anywhere.
+PRINTABLE_TEXT = r"^[^\x00-\x1F\x7F]*$"
+
+
 class ShippingAddress(_Strict):
-    name: str = Field(min_length=1, max_length=200)
-    line1: str = Field(min_length=1, max_length=200)
-    line2: str | None = Field(default=None, max_length=200)
-    city: str = Field(min_length=1, max_length=100)
-    postal_code: str = Field(min_length=1, max_length=20)
+    name: str = Field(min_length=1, max_length=200, pattern=PRINTABLE_TEXT)
+    line1: str = Field(min_length=1, max_length=200, pattern=PRINTABLE_TEXT)
+    line2: str | None = Field(default=None, max_length=200, pattern=PRINTABLE_TEXT)
+    city: str = Field(min_length=1, max_length=100, pattern=PRINTABLE_TEXT)
+    postal_code: str = Field(min_length=1, max_length=20, pattern=PRINTABLE_TEXT)
     country: str = Field(pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2")
 
 

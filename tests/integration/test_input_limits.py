@@ -229,3 +229,18 @@ async def test_rate_limit_comes_before_the_body(limited: httpx.AsyncClient, auth
     await _place_two(limited, auth)
     response = await limited.post("/orders", json={"items": "nope"}, headers=auth(key=_key()))
     assert response.status_code == 429
+
+
+@pytest.mark.parametrize("field", ["name", "line1", "line2", "city", "postal_code"])
+@pytest.mark.parametrize("control", ["\x00", "\x1f", "\x7f", "\n"], ids=["nul", "us", "del", "lf"])
+async def test_control_character_in_address_text_is_422_not_a_crash(
+    api: httpx.AsyncClient, auth: Auth, sessions: Sessions, field: str, control: str
+) -> None:
+    # Found by the contract fuzz: a NUL reached PostgreSQL's JSONB and answered 500.
+    address = order_body()["shipping_address"]
+    assert isinstance(address, dict)
+    body = order_body(shipping_address={**address, field: f"a{control}b"})
+    response = await api.post("/orders", json=body, headers=auth(key=_key()))
+    assert response.status_code == 422
+    assert f"/body/shipping_address/{field}" in {e["pointer"] for e in response.json()["errors"]}
+    assert await _stored(sessions) == (0, 0)

@@ -21,7 +21,8 @@ class Currency(StrEnum):
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    # No whitespace trimming: the contract's patterns and lengths apply to the value as sent.
+    model_config = ConfigDict(extra="forbid")
 
 
 class OrderItemIn(_Strict):
@@ -30,16 +31,17 @@ class OrderItemIn(_Strict):
 
 
 # Address text is printed on labels and stored as JSONB, which cannot hold NUL: no control
-# characters (C0 and DEL) anywhere.
+# characters (C0 and DEL) anywhere, and required fields must not be blank.
 PRINTABLE_TEXT = r"^[^\x00-\x1F\x7F]*$"
+NON_BLANK_TEXT = r"^[^\x00-\x1F\x7F]*[^ \x00-\x1F\x7F][^\x00-\x1F\x7F]*$"
 
 
 class ShippingAddress(_Strict):
-    name: str = Field(min_length=1, max_length=200, pattern=PRINTABLE_TEXT)
-    line1: str = Field(min_length=1, max_length=200, pattern=PRINTABLE_TEXT)
+    name: str = Field(min_length=1, max_length=200, pattern=NON_BLANK_TEXT)
+    line1: str = Field(min_length=1, max_length=200, pattern=NON_BLANK_TEXT)
     line2: str | None = Field(default=None, max_length=200, pattern=PRINTABLE_TEXT)
-    city: str = Field(min_length=1, max_length=100, pattern=PRINTABLE_TEXT)
-    postal_code: str = Field(min_length=1, max_length=20, pattern=PRINTABLE_TEXT)
+    city: str = Field(min_length=1, max_length=100, pattern=NON_BLANK_TEXT)
+    postal_code: str = Field(min_length=1, max_length=20, pattern=NON_BLANK_TEXT)
     country: str = Field(pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2")
 
 

@@ -244,3 +244,26 @@ async def test_control_character_in_address_text_is_422_not_a_crash(
     assert response.status_code == 422
     assert f"/body/shipping_address/{field}" in {e["pointer"] for e in response.json()["errors"]}
     assert await _stored(sessions) == (0, 0)
+
+
+@pytest.mark.parametrize(
+    ("section", "field", "value"),
+    [
+        ("shipping_address", "country", " US"),
+        ("shipping_address", "country", "US\n"),
+        ("shipping_address", "name", "   "),
+        ("shipping_address", "city", " "),
+        ("items/0", "sku", "WIDGET-1 "),
+    ],
+    ids=["leading-space", "trailing-newline", "blank-name", "blank-city", "padded-sku"],
+)
+async def test_values_are_validated_as_sent_not_trimmed(
+    api: httpx.AsyncClient, auth: Auth, section: str, field: str, value: str
+) -> None:
+    body = json.loads(json.dumps(order_body()))
+    target = body["items"][0] if section == "items/0" else body[section]
+    target[field] = value
+    response = await api.post("/orders", json=body, headers=auth(key=_key()))
+    assert response.status_code == 422
+    pointers = {e["pointer"] for e in response.json()["errors"]}
+    assert f"/body/{section}/{field}" in pointers

@@ -27,6 +27,7 @@ from orderapi.settings import Settings
 from orderapi.temporal_client import connect_temporal
 from orderapi.tokens import DEFAULT_SCOPES, mint_dev_token
 from orderapi.worker import build_worker
+from tests.support import FUZZ_CASES
 
 
 @pytest.fixture(scope="session")
@@ -155,3 +156,11 @@ async def db_session(engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
         finally:
             await session.close()
             await transaction.rollback()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """How many cases the contract fuzz generated, so a run can report it."""
+    if FUZZ_CASES:
+        terminalreporter.write_sep("-", f"schemathesis: {FUZZ_CASES.total()} generated cases")
+        for label, count in sorted(FUZZ_CASES.items()):
+            terminalreporter.write_line(f"{count:6d}  {label}")

@@ -23,6 +23,23 @@ ASYMMETRIC_ALGORITHMS = frozenset(
 MIN_HMAC_SECRET_BYTES = 32
 
 
+def _check_public_key(pem: str, algorithms: frozenset[str]) -> None:
+    """Refuse at startup a key that is unreadable or of the wrong kind, not at the first request."""
+    try:
+        key = load_pem_public_key(pem.encode())
+    except ValueError:
+        raise ValueError("ORDER_API_JWT_PUBLIC_KEY is not a PEM public key") from None
+    wanted = {alg[:2] for alg in algorithms}
+    if isinstance(key, rsa.RSAPublicKey):
+        fits = bool(wanted & {"RS", "PS"})
+    else:
+        fits = isinstance(key, ec.EllipticCurvePublicKey) and "ES" in wanted
+    if not fits:
+        raise ValueError(
+            f"ORDER_API_JWT_PUBLIC_KEY does not fit the algorithms {sorted(algorithms)}"
+        )
+
+
 class Environment(StrEnum):
     DEV = "dev"
     PRODUCTION = "production"
@@ -128,23 +145,6 @@ class Settings(BaseSettings):
     @property
     def effective_temporal_address(self) -> str:
         return self.temporal_address or f"127.0.0.1:{self.temporal_port}"
-
-
-def _check_public_key(pem: str, algorithms: frozenset[str]) -> None:
-    """Refuse at startup a key that is unreadable or of the wrong kind, not at the first request."""
-    try:
-        key = load_pem_public_key(pem.encode())
-    except ValueError:
-        raise ValueError("ORDER_API_JWT_PUBLIC_KEY is not a PEM public key") from None
-    wanted = {alg[:2] for alg in algorithms}
-    if isinstance(key, rsa.RSAPublicKey):
-        fits = bool(wanted & {"RS", "PS"})
-    else:
-        fits = isinstance(key, ec.EllipticCurvePublicKey) and "ES" in wanted
-    if not fits:
-        raise ValueError(
-            f"ORDER_API_JWT_PUBLIC_KEY does not fit the algorithms {sorted(algorithms)}"
-        )
 
 
 @lru_cache

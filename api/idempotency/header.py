@@ -24,7 +24,9 @@ def parse_idempotency_key(raw: str | None) -> str:
         raise ProblemError(
             400, "idempotency-key-missing", f"The {HEADER} header is required for this operation."
         )
-    value = raw.strip()
+    # Only what HTTP itself trims (RFC 9110 optional whitespace); str.strip() would also drop
+    # Unicode spaces such as U+00A0, so "k\xa0" would silently become the key "k".
+    value = raw.strip(" \t")
     if value.startswith('"'):
         quoted = _SF_STRING.fullmatch(value)
         if quoted is None:

@@ -7,7 +7,7 @@ LOCK_ARGS := pip compile pyproject.toml --extra dev --generate-hashes --python-v
 	-o requirements.lock
 
 .DEFAULT_GOAL := run
-.PHONY: run test lint lock clean histories
+.PHONY: run test lint lock openapi clean histories
 
 run: $(VENV)/.installed
 	$(BIN)/order-api run
@@ -23,6 +23,10 @@ lint: $(VENV)/.installed
 # Re-record the workflow histories the replay test checks (only for intended breaking changes).
 histories: $(VENV)/.installed
 	ORDER_API_RECORD_HISTORIES=1 $(BIN)/pytest --no-cov -q tests/integration/test_fulfillment_workflow.py
+
+# The contract, regenerated from the app; tests fail while the committed file differs.
+openapi: $(VENV)/.installed
+	$(BIN)/python -m api.openapi openapi.yaml
 
 # Resolving needs only uv, not the locked set, so a broken lock can still be regenerated.
 lock: $(BIN)/uv

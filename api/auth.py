@@ -1,19 +1,25 @@
-"""Bearer JWT verification and scope checks."""
+"""Bearer JWT verification (RFC 8725) and scope checks."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Annotated
 
+import anyio
 import jwt
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.problems import ProblemError
 from orderapi.domain import Scope
-from orderapi.settings import Settings
+from orderapi.settings import HMAC_ALGORITHMS, Settings
+
+logger = logging.getLogger(__name__)
 
 _bearer = HTTPBearer(auto_error=False, description="A JWT from `order-api token --sub <customer>`")
+
+REQUIRED_CLAIMS = ["exp", "iss", "aud", "sub"]
 
 
 @dataclass(frozen=True)
@@ -27,44 +33,103 @@ class Principal:
 
 
 def _unauthorized(detail: str, error: str | None = "invalid_token") -> ProblemError:
+    # Operators see why tokens are refused; the token itself is never part of the reason.
+    logger.info("bearer token refused: %s", detail)
     challenge = f'Bearer error="{error}"' if error else "Bearer"
     return ProblemError(401, "unauthorized", detail, headers={"WWW-Authenticate": challenge})
 
 
-def verify_token(token: str, settings: Settings) -> Principal:
-    try:
-        claims = jwt.decode(
-            token,
-            settings.jwt_secret.get_secret_value(),
-            algorithms=settings.jwt_algorithms,
-            audience=settings.jwt_audience,
-            issuer=settings.jwt_issuer,
-            leeway=settings.jwt_leeway_seconds,
-            options={"require": ["exp", "iss", "aud", "sub"]},
+class TokenVerifier:
+    """Checks a bearer token against the configured algorithm allow-list and keys.
+
+    The key follows from the algorithm family, never from the token alone: HS* tokens are checked
+    with the shared secret, RS*/PS*/ES* tokens with the configured public key or the JWKS key named
+    by `kid`. So a public key can never be used as an HMAC secret (the key-confusion attack), and
+    a token's `jku`/`x5u` headers are never followed.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._jwks = (
+            jwt.PyJWKClient(
+                settings.jwt_jwks_url,
+                lifespan=settings.jwt_jwks_cache_seconds,
+                cooldown_duration=settings.jwt_jwks_refresh_cooldown_seconds,
+                timeout=settings.jwt_jwks_timeout_seconds,
+            )
+            if settings.jwt_jwks_url
+            else None
         )
-    except jwt.PyJWTError as exc:
-        # The reason is safe to share (expired, wrong audience, ...); the token never is.
-        raise _unauthorized(f"The bearer token is not valid: {exc}.") from None
-    scopes = claims.get("scope", "")
-    if not isinstance(scopes, str):
-        raise _unauthorized("The bearer token's scope claim must be a space-separated string.")
-    return Principal(subject=str(claims["sub"]), scopes=frozenset(scopes.split()))
+
+    async def verify(self, token: str) -> Principal:
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError:
+            raise _unauthorized("The bearer token is not a well-formed JWT.") from None
+        algorithm = header.get("alg")
+        # Checked before any key is looked up, so a refused algorithm costs no JWKS fetch.
+        if not isinstance(algorithm, str) or algorithm not in self._settings.jwt_algorithms:
+            raise _unauthorized(
+                "The bearer token is signed with an algorithm that is not accepted."
+            )
+        key = await self._key_for(algorithm, header.get("kid"))
+        try:
+            claims = jwt.decode(
+                token,
+                key,
+                algorithms=[algorithm],
+                audience=self._settings.jwt_audience,
+                issuer=self._settings.jwt_issuer,
+                leeway=self._settings.jwt_leeway_seconds,
+                options={"require": REQUIRED_CLAIMS, "enforce_minimum_key_length": True},
+            )
+        except jwt.PyJWTError as exc:
+            # PyJWT's reason is safe to share (expired, wrong audience, ...); the token never is.
+            raise _unauthorized(f"The bearer token is not valid: {exc}.") from None
+        scopes = claims.get("scope", "")
+        if not isinstance(scopes, str):
+            raise _unauthorized("The bearer token's scope claim must be a space-separated string.")
+        return Principal(subject=str(claims["sub"]), scopes=frozenset(scopes.split()))
+
+    async def _key_for(self, algorithm: str, kid: object) -> str | jwt.PyJWK:
+        if algorithm in HMAC_ALGORITHMS:
+            return self._settings.jwt_secret.get_secret_value()
+        if self._jwks is None:
+            assert self._settings.jwt_public_key is not None  # settings validation guarantees it
+            return self._settings.jwt_public_key
+        if not isinstance(kid, str) or not kid:
+            raise _unauthorized("The bearer token does not name its signing key (kid).")
+        try:
+            # PyJWKClient caches the set and refetches it once for an unknown kid (rotation);
+            # a fetch is blocking network I/O, so it runs off the event loop.
+            return await anyio.to_thread.run_sync(self._jwks.get_signing_key, kid)
+        except (jwt.PyJWKClientConnectionError, jwt.PyJWKSetError, ValueError):
+            # Unreachable, or answering with no usable keys: the issuer's fault, not the caller's.
+            logger.warning("no usable JWKS from %s", self._settings.jwt_jwks_url, exc_info=True)
+            raise ProblemError(
+                503,
+                "token-keys-unavailable",
+                "The keys that sign bearer tokens cannot be fetched right now; retry shortly.",
+                headers={"Retry-After": "5"},
+            ) from None
+        except jwt.PyJWTError:
+            raise _unauthorized("The bearer token's signing key (kid) is not known.") from None
 
 
-def authenticate(
+async def authenticate(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
     if credentials is None:
         raise _unauthorized("A bearer token is required.", error=None)
-    settings: Settings = request.app.state.settings
-    return verify_token(credentials.credentials, settings)
+    verifier: TokenVerifier = request.app.state.token_verifier
+    return await verifier.verify(credentials.credentials)
 
 
 def require_scope(scope: Scope):  # type: ignore[no-untyped-def]
     """A dependency that authenticates and then insists on `scope`."""
 
-    def dependency(principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
+    async def dependency(principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
         if scope.value not in principal.scopes:
             raise ProblemError(
                 403,

@@ -8,11 +8,15 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api import health
+from api.auth import TokenVerifier
+from api.body_limit import BodySizeLimit
 from api.dead_letters.router import router as dead_letters_router
 from api.metrics import install_metrics
+from api.openapi import install_openapi
 from api.orders.router import router as orders_router
 from api.problems import install_problem_handlers
 from api.products.router import router as products_router
+from api.ratelimit import OrderRateLimiter
 from api.tracing import install_tracing
 from orderapi.db import make_engine, make_session_factory
 from orderapi.settings import Settings, get_settings
@@ -30,6 +34,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         configure_tracing("order-api", export_to_console=settings.otel_console_export)
         engine = make_engine(settings.effective_database_url)
         app.state.settings = settings
+        app.state.token_verifier = TokenVerifier(settings)
+        app.state.order_rate_limiter = OrderRateLimiter(settings.rate_limit_orders_per_minute)
         app.state.session_factory = make_session_factory(engine)
         app.state.temporal = await connect_temporal(settings, lazy=True)
         yield
@@ -42,12 +48,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     install_problem_handlers(app)
+    # Added before the metrics middleware, so metrics (outermost) count its 413s too.
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_body_bytes)
     install_metrics(app)
     install_tracing(app)
     app.include_router(health.router)
     app.include_router(products_router)
     app.include_router(orders_router)
     app.include_router(dead_letters_router)
+    install_openapi(app)
     return app
 
 

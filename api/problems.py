@@ -11,7 +11,8 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
-from sqlalchemy import exc as sqlalchemy_errors
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_JSON = "application/problem+json"
@@ -30,7 +31,9 @@ class FieldError(BaseModel):
 class Problem(BaseModel):
     """The documented error body."""
 
-    type: str = Field(description="absolute URI naming the problem type")
+    type: str = Field(
+        description="absolute URI naming the problem type", json_schema_extra={"format": "uri"}
+    )
     title: str
     status: int
     detail: str
@@ -123,20 +126,21 @@ def install_problem_handlers(app: FastAPI) -> None:
             request, exc.status_code, slug, detail, headers=getattr(exc, "headers", None)
         )
 
-    @app.exception_handler(sqlalchemy_errors.OperationalError)
-    @app.exception_handler(sqlalchemy_errors.InterfaceError)
-    @app.exception_handler(sqlalchemy_errors.TimeoutError)
     async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
-        # A database outage is the client's cue to retry (with the same Idempotency-Key),
-        # not a bug: 503 with Retry-After, and the cause stays in the log.
-        logger.warning("database unavailable on %s %s: %s", request.method, request.url.path, exc)
+        # Connection refused, dropped or pool exhausted: transient, so 503 and retry, not 500.
+        logger.warning(
+            "database unavailable on %s %s", request.method, request.url.path, exc_info=True
+        )
         return problem_response(
             request,
             503,
-            "database-unavailable",
-            "The database is unavailable; retry shortly with the same Idempotency-Key.",
+            "service-unavailable",
+            "The service cannot reach its database right now; retry shortly.",
             headers={"Retry-After": "5"},
         )
+
+    for unavailable in (OperationalError, InterfaceError, PoolTimeoutError):
+        app.add_exception_handler(unavailable, _database_unavailable)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

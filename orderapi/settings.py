@@ -6,11 +6,38 @@ from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # A well-known value so a dev token can be minted with no setup; production refuses it.
 DEV_JWT_SECRET = "dev-only-insecure-secret-change-me-0000000000"
+
+# RFC 7518's HMAC, RSA, RSA-PSS and ECDSA families. Anything else (above all `none`) is refused.
+HMAC_ALGORITHMS = frozenset({"HS256", "HS384", "HS512"})
+ASYMMETRIC_ALGORITHMS = frozenset(
+    {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512"}
+)
+# RFC 7518 3.2: an HMAC key at least as long as the hash output (32 bytes for HS256).
+MIN_HMAC_SECRET_BYTES = 32
+
+
+def _check_public_key(pem: str, algorithms: frozenset[str]) -> None:
+    """Refuse at startup a key that is unreadable or of the wrong kind, not at the first request."""
+    try:
+        key = load_pem_public_key(pem.encode())
+    except ValueError:
+        raise ValueError("ORDER_API_JWT_PUBLIC_KEY is not a PEM public key") from None
+    wanted = {alg[:2] for alg in algorithms}
+    if isinstance(key, rsa.RSAPublicKey):
+        fits = bool(wanted & {"RS", "PS"})
+    else:
+        fits = isinstance(key, ec.EllipticCurvePublicKey) and "ES" in wanted
+    if not fits:
+        raise ValueError(
+            f"ORDER_API_JWT_PUBLIC_KEY does not fit the algorithms {sorted(algorithms)}"
+        )
 
 
 class Environment(StrEnum):
@@ -66,6 +93,14 @@ class Settings(BaseSettings):
     jwt_issuer: str = "order-api"
     jwt_audience: str = "order-api"
     jwt_leeway_seconds: int = 30
+    # RS*/PS*/ES* tokens are verified with one PEM public key, or with the keys a JWKS URL serves,
+    # chosen by the token's `kid` so the issuer can rotate keys without a restart.
+    jwt_public_key: str | None = None
+    jwt_jwks_url: str | None = None
+    jwt_jwks_cache_seconds: float = Field(default=300, gt=0)
+    # An unknown kid refetches the JWKS at most this often, so forged kids cannot flood the issuer.
+    jwt_jwks_refresh_cooldown_seconds: float = Field(default=30, ge=0)
+    jwt_jwks_timeout_seconds: float = Field(default=5, gt=0)
 
     idempotency_retention_seconds: int = 24 * 3600
     # How long an in-flight claim blocks its key before another request may take it over.
@@ -78,11 +113,18 @@ class Settings(BaseSettings):
     # An order younger than this is left to the request that is starting it.
     reconcile_grace_seconds: float = 10.0
 
+    # Input limits (adrs/0005-input-limits.md). The rate limit is per principal and per replica.
+    max_request_body_bytes: int = Field(default=64 * 1024, gt=0)
+    rate_limit_orders_per_minute: int = Field(default=120, gt=0)
+
     @field_validator("jwt_algorithms")
     @classmethod
     def _never_unsigned(cls, algorithms: list[str]) -> list[str]:
         if not algorithms or any(alg.lower() == "none" for alg in algorithms):
             raise ValueError("jwt_algorithms must list real signing algorithms, never 'none'")
+        unknown = set(algorithms) - HMAC_ALGORITHMS - ASYMMETRIC_ALGORITHMS
+        if unknown:
+            raise ValueError(f"jwt_algorithms has unsupported algorithms: {sorted(unknown)}")
         return algorithms
 
     @model_validator(mode="after")
@@ -95,6 +137,28 @@ class Settings(BaseSettings):
             raise ValueError(
                 "ORDER_API_JWT_SECRET is the dev secret; production mode refuses to start with it"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _keys_match_algorithms(self) -> Settings:
+        hmac = HMAC_ALGORITHMS.intersection(self.jwt_algorithms)
+        asymmetric = ASYMMETRIC_ALGORITHMS.intersection(self.jwt_algorithms)
+        if hmac and len(self.jwt_secret.get_secret_value().encode()) < MIN_HMAC_SECRET_BYTES:
+            raise ValueError(f"ORDER_API_JWT_SECRET must be at least {MIN_HMAC_SECRET_BYTES} bytes")
+        if asymmetric and (self.jwt_public_key is None) == (self.jwt_jwks_url is None):
+            raise ValueError(
+                f"{', '.join(sorted(asymmetric))} need exactly one of ORDER_API_JWT_PUBLIC_KEY "
+                "and ORDER_API_JWT_JWKS_URL"
+            )
+        if self.jwt_public_key is not None:
+            _check_public_key(self.jwt_public_key, asymmetric)
+        if (
+            self.environment is Environment.PRODUCTION
+            and self.jwt_jwks_url is not None
+            and not self.jwt_jwks_url.startswith("https://")
+        ):
+            # Keys fetched in the clear could be swapped in transit for an attacker's.
+            raise ValueError("ORDER_API_JWT_JWKS_URL must be https:// in production")
         return self
 
     @property

@@ -31,6 +31,7 @@ from orderapi.worker import fulfillment_worker
 from simulators.carrier.app import create_app as create_carrier
 from simulators.payment_gateway.app import create_app as create_gateway
 from simulators.testing import serve_in_background
+from tests.support import FUZZ_CASES
 
 
 @pytest.fixture(scope="session")
@@ -187,3 +188,11 @@ async def db_session(engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
         finally:
             await session.close()
             await transaction.rollback()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """How many cases the contract fuzz generated, so a run can report it."""
+    if FUZZ_CASES:
+        terminalreporter.write_sep("-", f"schemathesis: {FUZZ_CASES.total()} generated cases")
+        for label, count in sorted(FUZZ_CASES.items()):
+            terminalreporter.write_line(f"{count:6d}  {label}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Path, Query
 
 from api.auth import Admin
 from api.dead_letters.schemas import DeadLetterPage, RedriveOut
@@ -13,6 +13,8 @@ from api.dependencies import AppSettings, SessionFactory, TemporalClient
 from api.responses import problem_responses
 
 router = APIRouter(prefix="/dead-letters", tags=["dead letters"])
+# Ids are PostgreSQL bigints: a larger number is a client error, not a database one.
+MAX_ID = 2**63 - 1
 
 
 def _service(
@@ -28,12 +30,14 @@ Service = Annotated[DeadLetterService, Depends(_service)]
     "",
     response_model=DeadLetterPage,
     summary="List unresolved dead letters, oldest first",
-    responses=problem_responses(401, 403, 422),
+    responses=problem_responses(401, 403, 422, 503),
 )
 async def list_dead_letters(
     _: Admin,
     service: Service,
-    after: Annotated[int, Query(ge=0, description="the `next_after` of the previous page")] = 0,
+    after: Annotated[
+        int, Query(ge=0, le=MAX_ID, description="the `next_after` of the previous page")
+    ] = 0,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> DeadLetterPage:
     return await service.page(after=after, limit=limit)
@@ -44,7 +48,9 @@ async def list_dead_letters(
     status_code=202,
     response_model=RedriveOut,
     summary="Run the dead-lettered order's workflow again",
-    responses=problem_responses(401, 403, 404, 409),
+    responses=problem_responses(401, 403, 404, 409, 422, 503),
 )
-async def redrive(dead_letter_id: int, _: Admin, service: Service) -> RedriveOut:
+async def redrive(
+    dead_letter_id: Annotated[int, Path(ge=1, le=MAX_ID)], _: Admin, service: Service
+) -> RedriveOut:
     return await service.redrive(dead_letter_id)

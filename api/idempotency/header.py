@@ -5,7 +5,9 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from typing import Any
+from typing import Annotated, Any
+
+from fastapi import Depends, Header
 
 from api.problems import ProblemError
 
@@ -22,7 +24,9 @@ def parse_idempotency_key(raw: str | None) -> str:
         raise ProblemError(
             400, "idempotency-key-missing", f"The {HEADER} header is required for this operation."
         )
-    value = raw.strip()
+    # Only what HTTP itself trims (RFC 9110 optional whitespace); str.strip() would also drop
+    # Unicode spaces such as U+00A0, so "k\xa0" would silently become the key "k".
+    value = raw.strip(" \t")
     if value.startswith('"'):
         quoted = _SF_STRING.fullmatch(value)
         if quoted is None:
@@ -35,6 +39,26 @@ def parse_idempotency_key(raw: str | None) -> str:
     if not all(0x20 <= ord(ch) <= 0x7E for ch in value):
         raise _malformed("it may hold printable ASCII characters only")
     return value
+
+
+# Also the OpenAPI description of the header (api/openapi.py marks it required).
+IDEMPOTENCY_KEY_DOC = (
+    "Unique per order attempt, 1-255 printable ASCII characters (bare or as a quoted "
+    "structured-field string). Scoped to the caller. A retry with the same key and body replays "
+    "the stored response with `Idempotent-Replayed: true`; the same key with another body is 422; "
+    "while the first request is in flight, 409 with Retry-After. Keys are kept for 24 hours. "
+    "Missing or malformed: 400, checked before anything is looked up or stored."
+)
+
+
+def idempotency_key(
+    raw: Annotated[str | None, Header(alias=HEADER, description=IDEMPOTENCY_KEY_DOC)] = None,
+) -> str:
+    # Optional to FastAPI so a missing key is our 400 problem, not a generic 422.
+    return parse_idempotency_key(raw)
+
+
+IdempotencyKeyHeader = Annotated[str, Depends(idempotency_key)]
 
 
 def _malformed(reason: str) -> ProblemError:

@@ -124,6 +124,18 @@ class IdempotencyRepository:
             key_id=existing.id, generation=existing.generation, order_id=existing.order_id
         )
 
+    async def has_stored_response(self, principal: str, key: str) -> bool:
+        """Whether a request with this key would be answered by a replay."""
+        found = await self._session.scalar(
+            select(IdempotencyKey.id).where(
+                IdempotencyKey.principal == principal,
+                IdempotencyKey.key == key,
+                IdempotencyKey.state == "completed",
+                IdempotencyKey.expires_at > datetime.now(UTC),
+            )
+        )
+        return found is not None
+
     async def attach_order(self, key_id: int, order_id: uuid.UUID) -> None:
         await self._session.execute(
             update(IdempotencyKey).where(IdempotencyKey.id == key_id).values(order_id=order_id)

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
 
 from api.auth import OrderReader, OrderWriter
+from api.body import json_body, optional_json_body
 from api.dependencies import AppSettings, SessionFactory, TemporalClient
-from api.idempotency.header import parse_idempotency_key
+from api.idempotency.header import IdempotencyKeyHeader
+from api.orders.access import visible_order
 from api.orders.schemas import CancelIn, OrderCreate, OrderOut
 from api.orders.service import OrderService, order_out
-from api.problems import ProblemError
+from api.ratelimit import OrderRateLimit
 from api.responses import problem_responses
 
 router = APIRouter(tags=["orders"])
@@ -27,12 +28,11 @@ def _service(
 
 Service = Annotated[OrderService, Depends(_service)]
 
-IDEMPOTENCY_KEY_DOC = (
-    "Unique per order attempt, 1-255 printable ASCII characters (bare or as a quoted "
-    "structured-field string). Scoped to the caller. A retry with the same key and body replays "
-    "the stored response with `Idempotent-Replayed: true`; the same key with another body is 422; "
-    "while the first request is in flight, 409 with Retry-After. Keys are kept for 24 hours."
-)
+# The body is parsed by a dependency (see api/body.py), so it is documented by hand.
+ORDER_CREATE_BODY = {
+    "required": True,
+    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/OrderCreate"}}},
+}
 
 
 @router.post(
@@ -51,19 +51,19 @@ IDEMPOTENCY_KEY_DOC = (
                 },
             },
         },
-        **problem_responses(400, 401, 403, 409, 422),
+        **problem_responses(400, 401, 403, 409, 413, 415, 422, 429, 503),
     },
+    openapi_extra={"requestBody": ORDER_CREATE_BODY},
 )
 async def place_order(
     request: Request,
-    body: OrderCreate,
+    # Checked in this order: token and scope, Idempotency-Key, rate limit, then the body.
     principal: OrderWriter,
+    key: IdempotencyKeyHeader,
+    _: OrderRateLimit,
+    body: Annotated[OrderCreate, Depends(json_body(OrderCreate))],
     service: Service,
-    idempotency_key: Annotated[
-        str | None, Header(alias="Idempotency-Key", description=IDEMPOTENCY_KEY_DOC)
-    ] = None,
 ) -> Response:
-    key = parse_idempotency_key(idempotency_key)
     placed = await service.place(principal.subject, key, body, request.url.path)
     headers = {"Location": placed.location} if placed.location else {}
     if placed.replayed:
@@ -71,24 +71,14 @@ async def place_order(
     return JSONResponse(placed.body, status_code=placed.status_code, headers=headers)
 
 
-def _order_id(order_id: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(order_id)
-    except ValueError:
-        raise ProblemError(404, "order-not-found", "No such order.") from None
-
-
 @router.get(
     "/orders/{order_id}",
     response_model=OrderOut,
     summary="Fetch an order and its status",
-    responses=problem_responses(401, 403, 404),
+    responses=problem_responses(401, 403, 404, 503),
 )
 async def get_order(order_id: str, principal: OrderReader, service: Service) -> OrderOut:
-    order = await service.get(_order_id(order_id), principal.subject, is_admin=principal.is_admin)
-    if order is None:  # another customer's order looks exactly like a missing one
-        raise ProblemError(404, "order-not-found", "No such order.")
-    return order_out(order)
+    return order_out(await visible_order(service, order_id, principal))
 
 
 @router.post(
@@ -98,18 +88,23 @@ async def get_order(order_id: str, principal: OrderReader, service: Service) -> 
     responses={
         200: {"description": "Cancelled; stock released and payment refunded"},
         202: {"description": "Cancellation accepted; compensation still running"},
-        **problem_responses(401, 403, 404, 409, 422),
+        **problem_responses(401, 403, 404, 409, 413, 415, 422, 503),
+    },
+    openapi_extra={
+        "requestBody": {
+            "required": False,
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/CancelIn"}}},
+        }
     },
 )
 async def cancel_order(
-    order_id: str, principal: OrderWriter, service: Service, body: CancelIn | None = None
+    order_id: str,
+    principal: OrderWriter,
+    service: Service,
+    body: Annotated[CancelIn | None, Depends(optional_json_body(CancelIn))],
 ) -> JSONResponse:
-    outcome = await service.cancel(
-        _order_id(order_id),
-        principal.subject,
-        is_admin=principal.is_admin,
-        reason=(body or CancelIn()).reason,
-    )
+    order = await visible_order(service, order_id, principal)
+    outcome = await service.cancel(order, reason=(body or CancelIn()).reason)
     return JSONResponse(
         order_out(outcome.order).model_dump(mode="json"),
         status_code=200 if outcome.finished else 202,

@@ -21,7 +21,8 @@ class Currency(StrEnum):
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    # No whitespace trimming: the contract's patterns and lengths apply to the value as sent.
+    model_config = ConfigDict(extra="forbid")
 
 
 class OrderItemIn(_Strict):
@@ -29,16 +30,41 @@ class OrderItemIn(_Strict):
     quantity: int = Field(ge=1, le=MAX_QUANTITY)
 
 
+# Address text is printed on labels and stored as JSONB, which cannot hold NUL: no control
+# characters (C0 and DEL) anywhere, and required fields must not be blank.
+PRINTABLE_TEXT = r"^[^\x00-\x1F\x7F]*$"
+NON_BLANK_TEXT = r"^[^\x00-\x1F\x7F]*[^ \x00-\x1F\x7F][^\x00-\x1F\x7F]*$"
+
+
 class ShippingAddress(_Strict):
-    name: str = Field(min_length=1, max_length=200)
-    line1: str = Field(min_length=1, max_length=200)
-    line2: str | None = Field(default=None, max_length=200)
-    city: str = Field(min_length=1, max_length=100)
-    postal_code: str = Field(min_length=1, max_length=20)
+    name: str = Field(min_length=1, max_length=200, pattern=NON_BLANK_TEXT)
+    line1: str = Field(min_length=1, max_length=200, pattern=NON_BLANK_TEXT)
+    line2: str | None = Field(default=None, max_length=200, pattern=PRINTABLE_TEXT)
+    city: str = Field(min_length=1, max_length=100, pattern=NON_BLANK_TEXT)
+    postal_code: str = Field(min_length=1, max_length=20, pattern=NON_BLANK_TEXT)
     country: str = Field(pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2")
 
 
 class OrderCreate(_Strict):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "items": [{"sku": "WIDGET-1", "quantity": 2}],
+                    "currency": "USD",
+                    "payment_method": "tok_visa",
+                    "shipping_address": {
+                        "name": "Alice Example",
+                        "line1": "1 Main St",
+                        "city": "Springfield",
+                        "postal_code": "12345",
+                        "country": "US",
+                    },
+                }
+            ]
+        }
+    )
+
     items: list[OrderItemIn] = Field(min_length=1, max_length=MAX_ITEMS)
     currency: Currency
     payment_method: str = Field(

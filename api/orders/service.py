@@ -224,12 +224,8 @@ class OrderService:
                 return await orders.get(order_id)
             return await orders.get_for_customer(order_id, customer)
 
-    async def cancel(
-        self, order_id: uuid.UUID, customer: str, *, is_admin: bool, reason: str
-    ) -> CancelOutcome:
-        order = await self.get(order_id, customer, is_admin=is_admin)
-        if order is None:
-            raise ProblemError(404, "order-not-found", "No such order.")
+    async def cancel(self, order: Order, *, reason: str) -> CancelOutcome:
+        """Cancel through the workflow, which compensates; the caller has checked visibility."""
         status = OrderStatus(order.status)
         if status is OrderStatus.CANCELLED:
             return CancelOutcome(order, finished=True)

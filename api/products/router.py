@@ -7,6 +7,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from api.dependencies import DbSession
+from api.responses import problem_responses
 from orderapi.models import Product
 
 router = APIRouter(tags=["products"])
@@ -20,7 +21,12 @@ class ProductOut(BaseModel):
     stock: int
 
 
-@router.get("/products", response_model=list[ProductOut], summary="List the catalog")
+@router.get(
+    "/products",
+    response_model=list[ProductOut],
+    summary="List the catalog",
+    responses=problem_responses(503),
+)
 async def list_products(session: DbSession) -> list[ProductOut]:
     rows = await session.scalars(select(Product).order_by(Product.sku))
     return [ProductOut.model_validate(p, from_attributes=True) for p in rows]

@@ -182,3 +182,17 @@ async def test_cancel_of_another_customers_order_is_404(api: httpx.AsyncClient, 
     assert response.status_code == 404
     # The owner cancels, so no run outlives this test.
     assert (await api.post(f"/orders/{placed['id']}/cancel", headers=auth())).status_code == 200
+
+
+@pytest.mark.parametrize("query", [{"after": 2**63}, {"limit": 0}, {"limit": 101}])
+async def test_out_of_range_paging_is_422_not_a_database_error(
+    api: httpx.AsyncClient, auth: Auth, query: dict[str, int]
+) -> None:
+    response = await api.get("/dead-letters", params=query, headers=auth("ops", scopes=ADMIN))
+    assert response.status_code == 422
+    assert response.headers["content-type"] == "application/problem+json"
+
+
+async def test_redrive_of_an_out_of_range_id_is_422(api: httpx.AsyncClient, auth: Auth) -> None:
+    response = await api.post(f"/dead-letters/{2**63}/redrive", headers=auth("ops", scopes=ADMIN))
+    assert response.status_code == 422

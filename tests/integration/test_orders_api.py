@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 
 import httpx
@@ -95,6 +96,16 @@ async def test_another_customers_order_is_404(api: httpx.AsyncClient, auth: Auth
     response = await api.get(f"/orders/{placed['id']}", headers=auth("mallory"))
     assert response.status_code == 404
     assert response.headers["content-type"] == "application/problem+json"
+
+
+async def test_another_customers_order_answers_exactly_like_a_missing_one(
+    api: httpx.AsyncClient, auth: Auth
+) -> None:
+    placed = (await api.post("/orders", json=order_body(), headers=auth(key="probe"))).json()
+    theirs = (await api.get(f"/orders/{placed['id']}", headers=auth("mallory"))).json()
+    missing = (await api.get(f"/orders/{uuid.uuid4()}", headers=auth("mallory"))).json()
+    del theirs["instance"], missing["instance"]
+    assert theirs == missing
 
 
 async def test_admin_reads_any_customers_order(api: httpx.AsyncClient, auth: Auth) -> None:

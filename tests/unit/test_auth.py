@@ -2,93 +2,202 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
 import time
 from typing import Any
 
 import jwt
 import pytest
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from api.auth import verify_token
+from api.auth import Principal, TokenVerifier
 from api.problems import ProblemError
+from orderapi.devstack.ports import free_port
 from orderapi.settings import Environment, Settings
 from orderapi.tokens import mint_dev_token
+from tests.support import public_pem
 
 SETTINGS = Settings()
+RSA_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+OTHER_RSA_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+EC_KEY = ec.generate_private_key(ec.SECP256R1())
+RS256_ONLY = Settings(jwt_algorithms=["RS256"], jwt_public_key=public_pem(RSA_KEY))
+ES256_ONLY = Settings(jwt_algorithms=["ES256"], jwt_public_key=public_pem(EC_KEY))
+HS256_AND_RS256 = Settings(jwt_algorithms=["HS256", "RS256"], jwt_public_key=public_pem(RSA_KEY))
 
 
-def _token(**overrides: Any) -> str:
+def _claims(**overrides: Any) -> dict[str, Any]:
     now = int(time.time())
     claims: dict[str, Any] = {
         "sub": "alice", "scope": "orders:read", "iss": SETTINGS.jwt_issuer,
         "aud": SETTINGS.jwt_audience, "iat": now, "exp": now + 300,
     }  # fmt: skip
     claims.update(overrides)
-    claims = {k: v for k, v in claims.items() if v is not None}
-    return jwt.encode(claims, SETTINGS.jwt_secret.get_secret_value(), algorithm="HS256")
+    return {k: v for k, v in claims.items() if v is not None}
 
 
-def _refused(token: str) -> ProblemError:
+def _token(**overrides: Any) -> str:
+    return jwt.encode(_claims(**overrides), SETTINGS.jwt_secret.get_secret_value(), "HS256")
+
+
+def _b64(data: dict[str, Any]) -> str:
+    return jwt.utils.base64url_encode(json.dumps(data).encode()).decode()
+
+
+def _forge_hs256(claims: dict[str, Any], secret: bytes) -> str:
+    """Sign by hand: PyJWT itself refuses to use a PEM public key as an HMAC secret."""
+    signing_input = f"{_b64({'alg': 'HS256', 'typ': 'JWT'})}.{_b64(claims)}"
+    mac = hmac.new(secret, signing_input.encode(), hashlib.sha256).digest()
+    return f"{signing_input}.{jwt.utils.base64url_encode(mac).decode()}"
+
+
+async def _verify(token: str, settings: Settings = SETTINGS) -> Principal:
+    return await TokenVerifier(settings).verify(token)
+
+
+async def _refused(token: str, settings: Settings = SETTINGS) -> ProblemError:
     with pytest.raises(ProblemError) as caught:
-        verify_token(token, SETTINGS)
+        await _verify(token, settings)
     assert caught.value.status == 401
     assert caught.value.headers["WWW-Authenticate"] == 'Bearer error="invalid_token"'
     return caught.value
 
 
-def test_dev_token_carries_subject_and_default_scopes() -> None:
-    principal = verify_token(mint_dev_token(SETTINGS, "alice"), SETTINGS)
+async def test_dev_token_carries_subject_and_default_scopes() -> None:
+    principal = await _verify(mint_dev_token(SETTINGS, "alice"))
     assert principal.subject == "alice"
     assert principal.scopes == {"orders:write", "orders:read"}
     assert not principal.is_admin
 
 
-def test_admin_scope_can_be_asked_for() -> None:
+async def test_admin_scope_can_be_asked_for() -> None:
     token = mint_dev_token(SETTINGS, "ops", ["orders:read", "admin"])
-    assert verify_token(token, SETTINGS).is_admin
+    assert (await _verify(token)).is_admin
 
 
-def test_expired_token_is_refused() -> None:
-    _refused(_token(exp=int(time.time()) - 3600))
+async def test_rs256_token_signed_with_the_configured_public_keys_pair_is_accepted() -> None:
+    token = jwt.encode(_claims(), RSA_KEY, algorithm="RS256")
+    assert (await _verify(token, RS256_ONLY)).subject == "alice"
 
 
-def test_token_for_another_audience_is_refused() -> None:
-    _refused(_token(aud="someone-else"))
+async def test_es256_token_signed_with_the_configured_public_keys_pair_is_accepted() -> None:
+    token = jwt.encode(_claims(), EC_KEY, algorithm="ES256")
+    assert (await _verify(token, ES256_ONLY)).subject == "alice"
 
 
-def test_token_from_another_issuer_is_refused() -> None:
-    _refused(_token(iss="https://evil.example"))
+async def test_expired_token_is_refused() -> None:
+    await _refused(_token(exp=int(time.time()) - 3600))
+
+
+async def test_token_expired_within_the_leeway_is_still_accepted() -> None:
+    token = _token(exp=int(time.time()) - SETTINGS.jwt_leeway_seconds // 2)
+    assert (await _verify(token)).subject == "alice"
+
+
+async def test_token_expired_just_past_the_leeway_is_refused() -> None:
+    await _refused(_token(exp=int(time.time()) - SETTINGS.jwt_leeway_seconds - 5))
+
+
+async def test_token_not_yet_valid_is_refused() -> None:
+    problem = await _refused(_token(nbf=int(time.time()) + 600))
+    assert "not yet valid" in problem.detail
+
+
+async def test_token_for_another_audience_is_refused() -> None:
+    await _refused(_token(aud="someone-else"))
+
+
+async def test_token_from_another_issuer_is_refused() -> None:
+    await _refused(_token(iss="https://evil.example"))
 
 
 @pytest.mark.parametrize("claim", ["sub", "exp", "iss", "aud"])
-def test_token_missing_a_required_claim_is_refused(claim: str) -> None:
-    _refused(_token(**{claim: None}))
+async def test_token_missing_a_required_claim_is_refused(claim: str) -> None:
+    problem = await _refused(_token(**{claim: None}))
+    assert claim in problem.detail
 
 
-def test_unsigned_alg_none_token_is_refused() -> None:
-    header = jwt.utils.base64url_encode(b'{"alg":"none","typ":"JWT"}').decode()
-    now = int(time.time())
-    payload = jwt.utils.base64url_encode(
-        (
-            f'{{"sub":"alice","scope":"admin","iss":"{SETTINGS.jwt_issuer}",'
-            f'"aud":"{SETTINGS.jwt_audience}","exp":{now + 300}}}'
-        ).encode()
-    ).decode()
-    _refused(f"{header}.{payload}.")
+async def test_unsigned_alg_none_token_is_refused() -> None:
+    unsigned = f"{_b64({'alg': 'none', 'typ': 'JWT'})}.{_b64(_claims(scope='admin'))}."
+    await _refused(unsigned)
 
 
-def test_token_signed_with_another_key_is_refused() -> None:
-    now = int(time.time())
-    forged = jwt.encode(
-        {"sub": "alice", "iss": SETTINGS.jwt_issuer, "aud": SETTINGS.jwt_audience, "exp": now + 60},
-        "not-the-server-secret-but-long-enough-0000",
-        algorithm="HS256",
-    )
-    _refused(forged)
+@pytest.mark.parametrize("alg", ["none", "None", "NONE"])
+async def test_unsigned_token_is_refused_however_none_is_spelled(alg: str) -> None:
+    await _refused(f"{_b64({'alg': alg})}.{_b64(_claims(scope='admin'))}.")
 
 
-def test_refusal_detail_never_echoes_the_token() -> None:
+async def test_token_signed_with_another_key_is_refused() -> None:
+    forged = jwt.encode(_claims(), "not-the-server-secret-but-long-enough-0000", algorithm="HS256")
+    await _refused(forged)
+
+
+async def test_rs256_token_signed_with_another_rsa_key_is_refused() -> None:
+    await _refused(jwt.encode(_claims(), OTHER_RSA_KEY, algorithm="RS256"), RS256_ONLY)
+
+
+async def test_token_with_an_algorithm_outside_the_allow_list_is_refused() -> None:
+    problem = await _refused(jwt.encode(_claims(), EC_KEY, algorithm="ES256"), RS256_ONLY)
+    assert "algorithm" in problem.detail
+
+
+async def test_hs256_token_keyed_with_the_public_key_is_refused_when_only_rs256_is_allowed() -> (
+    None
+):
+    forged = _forge_hs256(_claims(scope="admin"), public_pem(RSA_KEY).encode())
+    await _refused(forged, RS256_ONLY)
+
+
+async def test_public_key_is_never_used_as_an_hmac_secret_even_when_hs256_is_allowed() -> None:
+    forged = _forge_hs256(_claims(scope="admin"), public_pem(RSA_KEY).encode())
+    await _refused(forged, HS256_AND_RS256)
+
+
+@pytest.mark.parametrize(
+    "garbage", ["not-a-jwt", "a.b.c", "....", "eyJ.eyJ.", "\u00e9.\u00e9.\u00e9"]
+)
+async def test_malformed_token_is_refused(garbage: str) -> None:
+    await _refused(garbage)
+
+
+async def test_scope_claim_that_is_not_a_string_is_refused() -> None:
+    await _refused(_token(scope=["admin"]))
+
+
+async def test_refusal_detail_never_echoes_the_token() -> None:
     token = _token(exp=int(time.time()) - 3600)
-    assert token not in _refused(token).detail
+    assert token not in (await _refused(token)).detail
+
+
+async def test_refused_algorithm_is_refused_before_any_key_lookup() -> None:
+    # Nothing listens at this JWKS URL: a lookup would answer 503, not 401.
+    es256_via_unreachable_jwks = Settings(
+        jwt_algorithms=["ES256"], jwt_jwks_url=f"http://127.0.0.1:{free_port()}/jwks.json"
+    )
+    token = jwt.encode(_claims(), RSA_KEY, algorithm="RS256", headers={"kid": "a"})
+    await _refused(token, es256_via_unreachable_jwks)
+
+
+async def test_jwks_token_without_a_kid_is_refused() -> None:
+    settings = Settings(
+        jwt_algorithms=["RS256"], jwt_jwks_url=f"http://127.0.0.1:{free_port()}/jwks.json"
+    )
+    await _refused(jwt.encode(_claims(), RSA_KEY, algorithm="RS256"), settings)
+
+
+async def test_unreachable_jwks_is_503_with_retry_after_not_a_refusal() -> None:
+    settings = Settings(
+        jwt_algorithms=["RS256"],
+        jwt_jwks_url=f"http://127.0.0.1:{free_port()}/jwks.json",
+        jwt_jwks_timeout_seconds=2,
+    )
+    token = jwt.encode(_claims(), RSA_KEY, algorithm="RS256", headers={"kid": "a"})
+    with pytest.raises(ProblemError) as caught:
+        await _verify(token, settings)
+    assert caught.value.status == 503
+    assert int(caught.value.headers["Retry-After"]) > 0
 
 
 def test_dev_tokens_cannot_be_minted_in_production() -> None:

@@ -57,3 +57,14 @@ def test_fingerprint_changes_with_body_path_or_method() -> None:
     assert request_fingerprint("POST", "/orders", {"a": 2}) != base
     assert request_fingerprint("POST", "/other", {"a": 1}) != base
     assert request_fingerprint("PUT", "/orders", {"a": 1}) != base
+
+
+def test_spaces_and_tabs_around_a_key_are_trimmed_as_http_does() -> None:
+    assert parse_idempotency_key(" \tkey-1\t ") == "key-1"
+
+
+@pytest.mark.parametrize("raw", ["key-1\u00a0", "\u0085key-1", "key-1\u2003"])
+def test_unicode_whitespace_around_a_key_is_not_trimmed_into_another_key(raw: str) -> None:
+    with pytest.raises(ProblemError) as caught:
+        parse_idempotency_key(raw)
+    assert caught.value.slug == "idempotency-key-malformed"

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from pydantic import ValidationError
 
 from orderapi.settings import DEV_JWT_SECRET, Environment, Settings
+from tests.support import public_pem
 
 
 def test_production_refuses_to_start_with_the_dev_secret() -> None:
@@ -37,3 +39,61 @@ def test_without_urls_the_embedded_stack_is_addressed_on_loopback() -> None:
 def test_unsigned_algorithm_cannot_be_configured() -> None:
     with pytest.raises(ValidationError, match="never 'none'"):
         Settings(jwt_algorithms=["HS256", "none"])
+
+
+def test_production_starts_with_rs256_and_an_https_jwks_url() -> None:
+    settings = Settings(
+        environment=Environment.PRODUCTION,
+        jwt_algorithms=["RS256"],
+        jwt_jwks_url="https://issuer.example/.well-known/jwks.json",
+    )
+    assert settings.jwt_algorithms == ["RS256"]
+
+
+def test_production_refuses_a_jwks_url_without_tls() -> None:
+    with pytest.raises(ValidationError, match="https"):
+        Settings(
+            environment=Environment.PRODUCTION,
+            jwt_algorithms=["RS256"],
+            jwt_jwks_url="http://issuer.example/jwks.json",
+        )
+
+
+@pytest.mark.parametrize("algorithm", ["HS1", "ES256K", "EdDSA", "RS1"])
+def test_unsupported_algorithm_cannot_be_configured(algorithm: str) -> None:
+    with pytest.raises(ValidationError, match="unsupported"):
+        Settings(jwt_algorithms=[algorithm])
+
+
+def test_asymmetric_algorithm_needs_a_public_key_or_a_jwks_url() -> None:
+    with pytest.raises(ValidationError, match="exactly one"):
+        Settings(jwt_algorithms=["RS256"])
+
+
+def test_public_key_and_jwks_url_together_are_refused_as_ambiguous() -> None:
+    with pytest.raises(ValidationError, match="exactly one"):
+        Settings(
+            jwt_algorithms=["RS256"],
+            jwt_public_key=public_pem(
+                rsa.generate_private_key(public_exponent=65537, key_size=2048)
+            ),
+            jwt_jwks_url="https://issuer.example/jwks.json",
+        )
+
+
+def test_public_key_that_is_not_pem_is_refused_at_startup() -> None:
+    with pytest.raises(ValidationError, match="not a PEM public key"):
+        Settings(jwt_algorithms=["RS256"], jwt_public_key="-----BEGIN nonsense-----")
+
+
+def test_ec_public_key_for_rs256_is_refused_at_startup() -> None:
+    with pytest.raises(ValidationError, match="does not fit"):
+        Settings(
+            jwt_algorithms=["RS256"],
+            jwt_public_key=public_pem(ec.generate_private_key(ec.SECP256R1())),
+        )
+
+
+def test_hmac_secret_shorter_than_the_hash_is_refused() -> None:
+    with pytest.raises(ValidationError, match="at least 32 bytes"):
+        Settings(jwt_secret="too-short")

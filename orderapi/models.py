@@ -176,9 +176,10 @@ class DeadLetter(Base):
 
     __tablename__ = "dead_letters"
     __table_args__ = (
+        # GET /dead-letters pages unresolved letters by id: each page is a seek, not a sort.
         Index(
             "ix_dead_letters_unresolved",
-            "failed_at",
+            "id",
             postgresql_where=text("resolved_at IS NULL"),
         ),
     )

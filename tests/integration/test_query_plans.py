@@ -300,6 +300,8 @@ async def test_unresolved_dead_letters_page(
     assert len(page.items) == 20 and page.next_after is None
     plan = await explain(connection, log.one("FROM dead_letters"))
     plan.assert_uses("ix_dead_letters_unresolved", not_seq_scanned="dead_letters")
+    sorts = [n for n in plan.nodes() if n["Node Type"] == "Sort"]
+    assert not sorts, f"the page is sorted, not read in index order:\n{plan.root}"
 
 
 async def test_expired_keys_purge(

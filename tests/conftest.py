@@ -30,8 +30,7 @@ from orderapi.tokens import DEFAULT_SCOPES, mint_dev_token
 from orderapi.worker import fulfillment_worker
 from simulators.carrier.app import create_app as create_carrier
 from simulators.payment_gateway.app import create_app as create_gateway
-from simulators.testing import serve_in_background
-from tests.support import FUZZ_CASES
+from tests.support import FUZZ_CASES, in_process_client, serve_over_http
 
 
 @pytest.fixture(scope="session")
@@ -75,16 +74,12 @@ def settings(database_url: str, temporal_server: TemporalDevServer) -> Iterator[
         reconcile_grace_seconds=0,
         retry_profile=RetryProfile.DEMO,
     )
-    gateway_port, carrier_port = free_port(), free_port()
     with (
-        serve_in_background(create_gateway(base), gateway_port),
-        serve_in_background(create_carrier(base), carrier_port),
+        serve_over_http(create_gateway(base)) as gateway_url,
+        serve_over_http(create_carrier(base)) as carrier_url,
     ):
         yield base.model_copy(
-            update={
-                "payment_gateway_url": f"http://127.0.0.1:{gateway_port}",
-                "carrier_url": f"http://127.0.0.1:{carrier_port}",
-            }
+            update={"payment_gateway_url": gateway_url, "carrier_url": carrier_url}
         )
 
 
@@ -137,10 +132,8 @@ async def clean_db(
 
 
 async def _serve(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
-            yield client
+    async with in_process_client(app) as client:
+        yield client
 
 
 @pytest.fixture

@@ -13,11 +13,10 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from orderapi.devstack.ports import free_port
 from orderapi.models import CarrierAttempt, CarrierShipment
 from orderapi.settings import Settings
 from simulators.carrier.app import create_app
-from simulators.testing import in_process_client, serve_in_background
+from tests.support import in_process_client, serve_over_http
 
 pytestmark = pytest.mark.integration
 
@@ -246,7 +245,7 @@ async def test_unknown_route_is_404_in_the_carrier_error_shape(
 async def test_carrier_served_in_background_answers_on_a_real_port(
     settings: Settings, clean_carrier: None
 ) -> None:
-    with serve_in_background(create_app(settings), free_port()) as url:
+    with serve_over_http(create_app(settings)) as url:
         async with httpx.AsyncClient(base_url=url) as client:
             response = await client.post("/shipments", json=shipment_body(), headers=key())
 

@@ -29,7 +29,6 @@ from temporalio.testing import WorkflowEnvironment
 
 from api.dead_letters.service import DeadLetterService
 from orderapi import search_attributes as sa
-from orderapi.devstack.ports import free_port
 from orderapi.devstack.temporal import temporal_cli
 from orderapi.domain import OrderStatus
 from orderapi.fulfillment_start import start_fulfillment
@@ -38,8 +37,7 @@ from orderapi.settings import RetryProfile, Settings
 from orderapi.worker import fulfillment_worker
 from orderapi.workflow_ids import order_workflow_id
 from simulators.carrier.app import create_app as create_carrier
-from simulators.testing import serve_in_background
-from tests.support import keep_history
+from tests.support import keep_history, serve_over_http
 from workflows.contracts import CancelRequest, OrderWorkflowResult
 from workflows.order_fulfillment import (
     FAILED_ERROR_TYPE,
@@ -275,12 +273,11 @@ async def slow_carrier_client(
 ) -> AsyncIterator[tuple[Client, Settings]]:
     """A worker whose carrier takes 3 s to answer: a shipment attempt is reliably in flight
     (and time does not skip) while a test cancels."""
-    port = free_port()
     slow = providers.model_copy(update={"carrier_sim_latency_ms": 3000})
-    with serve_in_background(create_carrier(slow), port):
+    with serve_over_http(create_carrier(slow)) as carrier_url:
         settings = providers.model_copy(
             update={
-                "carrier_url": f"http://127.0.0.1:{port}",
+                "carrier_url": carrier_url,
                 "task_queue": f"orders-slow-{uuid.uuid4().hex[:8]}",
             }
         )

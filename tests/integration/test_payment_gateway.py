@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -19,7 +18,7 @@ from orderapi.models import GatewayAttempt, GatewayCharge, GatewayRefund
 from orderapi.settings import Settings
 from simulators.payment_gateway import ledger
 from simulators.payment_gateway.app import create_app
-from simulators.testing import in_process_client, serve_in_background
+from tests.support import in_process_client, serve_over_http
 
 pytestmark = pytest.mark.integration
 
@@ -416,33 +415,17 @@ async def test_health_is_503_when_the_database_is_unreachable(settings: Settings
     assert response.json()["error"] == "database_unavailable"
 
 
-async def test_serve_in_background_answers_on_a_real_port_until_the_block_ends(
+async def test_gateway_served_over_http_answers_on_a_real_port_until_the_block_ends(
     settings: Settings, clean_gateway: None
 ) -> None:
-    port = free_port()
-
-    with serve_in_background(create_app(settings), port) as url:
-        assert url == f"http://127.0.0.1:{port}"
+    with serve_over_http(create_app(settings)) as url:
         async with httpx.AsyncClient(base_url=url) as client:
             charge = await client.post("/charges", json=charge_body(), headers=key())
             health = await client.get("/health")
 
     assert charge.status_code == 201
     assert health.json() == {"status": "ok"}
-    assert not port_is_open(port)
-
-
-def test_serve_in_background_fails_fast_when_the_port_is_taken(settings: Settings) -> None:
-    with socket.socket() as taken:
-        taken.bind(("127.0.0.1", 0))
-        taken.listen()
-        port = taken.getsockname()[1]
-
-        with (
-            pytest.raises(RuntimeError, match=f"127.0.0.1:{port}"),
-            serve_in_background(create_app(settings), port),
-        ):
-            pytest.fail("served on a port another socket holds")
+    assert not port_is_open(int(url.rsplit(":", 1)[1]))
 
 
 async def test_faults_can_take_the_gateway_down_and_bring_it_back(

@@ -18,14 +18,13 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
-from orderapi.devstack.ports import free_port
 from orderapi.domain import OrderStatus
 from orderapi.fulfillment_start import start_fulfillment
 from orderapi.models import Order, OrderItem
 from orderapi.settings import RetryProfile, Settings
 from orderapi.workflow_ids import order_workflow_id
 from simulators.payment_gateway.app import create_app as create_gateway
-from simulators.testing import serve_in_background
+from tests.support import serve_over_http
 from workflows.order_fulfillment import OrderFulfillmentWorkflow
 
 pytestmark = pytest.mark.integration
@@ -36,10 +35,9 @@ GATEWAY_LATENCY_MS = 3000
 @pytest.fixture
 def slow_gateway(settings: Settings) -> Iterator[str]:
     """A gateway that takes 3 s per request, so a charge is reliably in flight when we kill."""
-    port = free_port()
     slow = settings.model_copy(update={"payment_sim_latency_ms": GATEWAY_LATENCY_MS})
-    with serve_in_background(create_gateway(slow), port):
-        yield f"http://127.0.0.1:{port}"
+    with serve_over_http(create_gateway(slow)) as url:
+        yield url
 
 
 def _start_worker(

@@ -19,10 +19,11 @@ COPY pyproject.toml alembic.ini ./
 COPY api ./api
 COPY workflows ./workflows
 COPY activities ./activities
-COPY orderapi ./orderapi
+COPY foundation ./foundation
+COPY processes ./processes
 COPY simulators ./simulators
 COPY migrations ./migrations
-# Editable, because orderapi.migrate finds alembic.ini and migrations/ beside the packages.
+# Editable, because foundation.migrate finds alembic.ini and migrations/ beside the packages.
 RUN pip install --no-deps -e .
 
 RUN useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin orderapi

@@ -18,7 +18,8 @@ test: $(VENV)/.installed
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy api workflows activities orderapi simulators
+	$(BIN)/mypy api workflows activities foundation processes simulators
+	$(BIN)/lint-imports
 
 # Re-record the workflow histories the replay test checks (only for intended breaking changes).
 histories: $(VENV)/.installed

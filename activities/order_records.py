@@ -9,8 +9,8 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
-from orderapi.domain import OrderStatus
-from orderapi.models import DeadLetter, Order, OrderStatusChange
+from foundation.domain import OrderStatus
+from foundation.models import DeadLetter, Order, OrderStatusChange
 from workflows.contracts import DeadLetterRecord, Transition
 
 

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
 from activities.errors import step_failed
-from orderapi.models import Product, StockReservation
+from foundation.models import Product, StockReservation
 from workflows.contracts import ReserveStock
 from workflows.retry_policies import OUT_OF_STOCK
 

@@ -12,8 +12,8 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.problems import ProblemError
-from orderapi.domain import Scope
-from orderapi.settings import HMAC_ALGORITHMS, Settings
+from foundation.domain import Scope
+from foundation.settings import HMAC_ALGORITHMS, Settings
 
 logger = logging.getLogger(__name__)
 

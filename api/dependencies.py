@@ -9,7 +9,7 @@ from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
-from orderapi.settings import Settings
+from foundation.settings import Settings
 
 
 def _settings(request: Request) -> Settings:

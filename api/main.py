@@ -18,10 +18,10 @@ from api.problems import install_problem_handlers
 from api.products.router import router as products_router
 from api.ratelimit import OrderRateLimiter
 from api.tracing import install_tracing
-from orderapi.db import make_engine, make_session_factory
-from orderapi.settings import Settings, get_settings
-from orderapi.telemetry import configure_logging, configure_tracing
-from orderapi.temporal_client import connect_temporal
+from foundation.db import make_engine, make_session_factory
+from foundation.settings import Settings, get_settings
+from foundation.telemetry import configure_logging, configure_tracing
+from foundation.temporal_client import connect_temporal
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

@@ -22,7 +22,7 @@ from api.dependencies import AppSettings, SessionFactory
 from api.idempotency.header import IdempotencyKeyHeader
 from api.idempotency.repository import IdempotencyRepository
 from api.problems import ProblemError
-from orderapi.settings import Settings
+from foundation.settings import Settings
 
 
 class OrderRateLimiter:

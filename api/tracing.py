@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 from fastapi import FastAPI, Request, Response
 from opentelemetry import propagate, trace
 
-from orderapi.telemetry import tracer
+from foundation.telemetry import tracer
 
 
 def install_tracing(app: FastAPI) -> None:

@@ -17,7 +17,7 @@ from xml.sax.saxutils import escape
 from sqlalchemy import Column, Table, UniqueConstraint
 from sqlalchemy.dialects import postgresql
 
-from orderapi.models import CARRIER_SCHEMA, PAYMENT_GATEWAY_SCHEMA, Base
+from foundation.models import CARRIER_SCHEMA, PAYMENT_GATEWAY_SCHEMA, Base
 
 OUTPUT = Path(__file__).resolve().parent / "erd.svg"
 
@@ -382,7 +382,7 @@ def render(tables: Iterable[Table]) -> str:
         f' viewBox="0 0 {width:.0f} {height:.0f}" font-family="{FONT_MONO}"'
         f' font-size="{MONO_SIZE}">',
         "<title>Order API database schema</title>",
-        "<desc>Generated from orderapi.models by `make erd`; do not edit by hand.</desc>",
+        "<desc>Generated from foundation.models by `make erd`; do not edit by hand.</desc>",
         f'<rect width="{width:.0f}" height="{height:.0f}" fill="#ffffff"/>',
         _text(
             MARGIN,

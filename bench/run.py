@@ -31,7 +31,7 @@ import psutil
 import psycopg
 from temporalio.client import Client
 
-from orderapi.devstack.ports import free_port
+from processes.devstack.ports import free_port
 
 BENCH_DIR = Path(__file__).resolve().parent
 ROOT = BENCH_DIR.parent

@@ -17,7 +17,7 @@ from sqlalchemy import func
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from orderapi.models import CarrierAttempt, GatewayAttempt
+from foundation.models import CarrierAttempt, GatewayAttempt
 from simulators.errors import SimulatorError
 
 

@@ -13,9 +13,9 @@ from pydantic import BaseModel, Field
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from orderapi.db import make_engine, make_session_factory
-from orderapi.settings import Settings
-from orderapi.telemetry import configure_logging
+from foundation.db import make_engine, make_session_factory
+from foundation.settings import Settings
+from foundation.telemetry import configure_logging
 from simulators.errors import error_response, error_responses, install_error_handlers
 from simulators.faults import FaultInjector
 

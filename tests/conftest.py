@@ -19,15 +19,15 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from api.main import create_app
-from orderapi.db import make_engine, make_session_factory
-from orderapi.devstack.ports import free_port
-from orderapi.devstack.postgres import EmbeddedPostgres
-from orderapi.devstack.temporal import TemporalDevServer
-from orderapi.migrate import upgrade_to_head
-from orderapi.settings import RetryProfile, Settings
-from orderapi.temporal_client import connect_temporal
-from orderapi.tokens import DEFAULT_SCOPES, mint_dev_token
-from orderapi.worker import fulfillment_worker
+from foundation.db import make_engine, make_session_factory
+from foundation.migrate import upgrade_to_head
+from foundation.settings import Settings
+from foundation.temporal_client import connect_temporal
+from foundation.tokens import DEFAULT_SCOPES, mint_dev_token
+from processes.devstack.ports import free_port
+from processes.devstack.postgres import EmbeddedPostgres
+from processes.devstack.temporal import TemporalDevServer
+from processes.worker import fulfillment_worker
 from simulators.carrier.app import create_app as create_carrier
 from simulators.payment_gateway.app import create_app as create_gateway
 from tests.support import FUZZ_CASES, in_process_client, serve_over_http
@@ -72,7 +72,7 @@ def settings(database_url: str, temporal_server: TemporalDevServer) -> Iterator[
         temporal_address=temporal_server.address,
         task_queue=f"orders-test-{uuid.uuid4().hex[:8]}",
         reconcile_grace_seconds=0,
-        retry_profile=RetryProfile.DEMO,
+        retry_profile="demo",
     )
     with (
         serve_over_http(create_gateway(base)) as gateway_url,

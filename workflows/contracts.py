@@ -8,8 +8,17 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from orderapi.domain import OrderStatus
-from orderapi.settings import RetryProfile
+from foundation.domain import OrderStatus
+
+
+class RetryProfile(StrEnum):
+    """Which table of retry policies a run uses (workflows/retry_policies.py).
+
+    Part of the workflow input, so a running workflow keeps the policies it started with.
+    """
+
+    DEMO = "demo"
+    PRODUCTION = "production"
 
 
 class Step(StrEnum):

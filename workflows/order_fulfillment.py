@@ -15,8 +15,8 @@ from temporalio.exceptions import ActivityError, ApplicationError, FailureError
 from temporalio.workflow import ActivityCancellationType
 
 with workflow.unsafe.imports_passed_through():
-    from orderapi import search_attributes as sa
-    from orderapi.domain import OrderStatus
+    from foundation import search_attributes as sa
+    from foundation.domain import OrderStatus
     from workflows.contracts import (
         CancelRequest,
         Charge,

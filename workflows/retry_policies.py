@@ -13,8 +13,7 @@ from datetime import timedelta
 
 from temporalio.common import RetryPolicy
 
-from orderapi.settings import RetryProfile
-from workflows.contracts import Step
+from workflows.contracts import RetryProfile, Step
 
 # Errors that retrying cannot fix; the activity raises them as non-retryable too.
 PAYMENT_DECLINED = "PaymentDeclined"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from orderapi.models import DeadLetter
+from foundation.models import DeadLetter
 
 
 class DeadLetterRepository:

@@ -11,9 +11,10 @@ from api.dead_letters.repository import DeadLetterRepository
 from api.dead_letters.schemas import DeadLetterOut, DeadLetterPage, RedriveOut
 from api.orders.repository import OrderRepository
 from api.problems import ProblemError
-from orderapi.domain import OrderStatus
-from orderapi.fulfillment_start import start_fulfillment
-from orderapi.settings import Settings
+from foundation.domain import OrderStatus
+from foundation.settings import Settings
+from workflows.contracts import RetryProfile
+from workflows.starter import start_fulfillment
 
 
 class DeadLetterService:
@@ -59,7 +60,10 @@ class DeadLetterService:
             await session.refresh(order, ["items"])
         # A failed run may be followed by a new one; a running one is returned as it is.
         run_id = await start_fulfillment(
-            self._temporal, self._settings.task_queue, order, self._settings.effective_retry_profile
+            self._temporal,
+            self._settings.task_queue,
+            order,
+            RetryProfile(self._settings.effective_retry_profile),
         )
         async with self._sessions.begin() as session:
             fresh = await OrderRepository(session).get(order.id)

@@ -11,7 +11,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from orderapi.models import IdempotencyKey, Order
+from foundation.models import IdempotencyKey, Order
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ import uuid
 from api.auth import Principal
 from api.orders.service import OrderService
 from api.problems import ProblemError
-from orderapi.models import Order
+from foundation.models import Order
 
 
 def order_not_found() -> ProblemError:

@@ -8,8 +8,8 @@ from collections.abc import Sequence
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from orderapi.domain import OrderStatus
-from orderapi.models import Order, OrderItem, OrderStatusChange, Product
+from foundation.domain import OrderStatus
+from foundation.models import Order, OrderItem, OrderStatusChange, Product
 
 
 class OrderRepository:

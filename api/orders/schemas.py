@@ -8,7 +8,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from orderapi.domain import OrderStatus
+from foundation.domain import OrderStatus
 
 MAX_ITEMS = 50
 MAX_QUANTITY = 100

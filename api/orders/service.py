@@ -25,13 +25,13 @@ from api.idempotency.repository import (
 from api.orders.repository import OrderRepository
 from api.orders.schemas import OrderCreate, OrderItemOut, OrderOut, StatusChangeOut
 from api.problems import FieldError, ProblemError
-from orderapi.domain import OrderStatus
-from orderapi.fulfillment_start import start_fulfillment
-from orderapi.models import Order, OrderItem
-from orderapi.settings import Settings
-from orderapi.workflow_ids import order_workflow_id
-from workflows.contracts import CancelRequest
+from foundation.domain import OrderStatus
+from foundation.models import Order, OrderItem
+from foundation.settings import Settings
+from foundation.workflow_ids import order_workflow_id
+from workflows.contracts import CancelRequest, RetryProfile
 from workflows.order_fulfillment import CANCELLABLE, OrderFulfillmentWorkflow
+from workflows.starter import start_fulfillment
 
 logger = logging.getLogger(__name__)
 
@@ -205,7 +205,7 @@ class OrderService:
                 self._temporal,
                 self._settings.task_queue,
                 order,
-                self._settings.effective_retry_profile,
+                RetryProfile(self._settings.effective_retry_profile),
             )
         except Exception:
             logger.warning(

@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from api.dependencies import DbSession
 from api.responses import problem_responses
-from orderapi.models import Product
+from foundation.models import Product
 
 router = APIRouter(tags=["products"])
 

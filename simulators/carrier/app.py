@@ -7,8 +7,8 @@ import random
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from orderapi.models import CarrierAttempt, CarrierShipment
-from orderapi.settings import Settings, get_settings
+from foundation.models import CarrierAttempt, CarrierShipment
+from foundation.settings import Settings, get_settings
 from simulators.carrier import ledger, scenarios
 from simulators.carrier.schemas import (
     ShipmentList,

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from orderapi.models import CarrierShipment
+from foundation.models import CarrierShipment
 from simulators.carrier.schemas import ShipmentRequest, ShipmentStatus
 from simulators.idempotency import Recorded
 from simulators.ids import new_id, new_tracking_number

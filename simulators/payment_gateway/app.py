@@ -7,8 +7,8 @@ import random
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from orderapi.models import GatewayAttempt, GatewayCharge
-from orderapi.settings import Settings, get_settings
+from foundation.models import GatewayAttempt, GatewayCharge
+from foundation.settings import Settings, get_settings
 from simulators.errors import SimulatorError, error_response, error_responses
 from simulators.faults import FaultInjector, inject_faults, unavailable_this_try
 from simulators.idempotency import (

@@ -11,7 +11,7 @@ from sqlalchemy import ScalarSelect, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from orderapi.models import GatewayCharge, GatewayRefund
+from foundation.models import GatewayCharge, GatewayRefund
 from simulators.errors import SimulatorError
 from simulators.idempotency import Recorded, ensure_same_request
 from simulators.ids import new_id

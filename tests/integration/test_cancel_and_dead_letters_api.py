@@ -13,7 +13,7 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureError
 
-from orderapi.models import DeadLetter, Product
+from foundation.models import DeadLetter, Product
 from tests.support import eventually, order_body
 
 pytestmark = pytest.mark.integration

@@ -13,8 +13,8 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from orderapi.models import CarrierAttempt, CarrierShipment
-from orderapi.settings import Settings
+from foundation.models import CarrierAttempt, CarrierShipment
+from foundation.settings import Settings
 from simulators.carrier.app import create_app
 from tests.support import in_process_client, serve_over_http
 

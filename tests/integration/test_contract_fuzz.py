@@ -24,7 +24,7 @@ from schemathesis.specs.openapi.checks import negative_data_rejection
 from api.idempotency.header import parse_idempotency_key
 from api.main import create_app
 from api.problems import ProblemError
-from orderapi.settings import Settings
+from foundation.settings import Settings
 from tests.support import FUZZ_CASES, serve_over_http
 
 pytestmark = pytest.mark.integration

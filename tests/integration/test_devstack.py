@@ -16,10 +16,11 @@ import pytest
 from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
 from temporalio.client import Client
 
-from orderapi.devstack import stack
-from orderapi.devstack.ports import free_port, port_is_open
-from orderapi.devstack.postgres import EmbeddedPostgres
-from orderapi.devstack.stack import (
+from foundation.settings import Settings
+from processes.devstack import stack
+from processes.devstack.ports import free_port, port_is_open
+from processes.devstack.postgres import EmbeddedPostgres
+from processes.devstack.stack import (
     ManagedProcess,
     Stack,
     StackError,
@@ -27,8 +28,7 @@ from orderapi.devstack.stack import (
     check_ports_free,
     run_stack,
 )
-from orderapi.devstack.temporal import SEARCH_ATTRIBUTES, TemporalDevServer
-from orderapi.settings import Settings
+from processes.devstack.temporal import SEARCH_ATTRIBUTES, TemporalDevServer
 
 pytestmark = pytest.mark.integration
 
@@ -64,7 +64,7 @@ def lock_holder(tmp_path: Path) -> Iterator[subprocess.Popen[str]]:
         f"""
         import sys, time
         from pathlib import Path
-        from orderapi.devstack.stack import acquire_run_lock
+        from processes.devstack.stack import acquire_run_lock
         lock = acquire_run_lock(Path({str(tmp_path)!r}))
         print("locked", flush=True)
         time.sleep(120)

@@ -11,10 +11,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.worker import Worker
 
-from orderapi.devstack.ports import free_port
-from orderapi.models import Order
-from orderapi.reconciler import start_unstarted_workflows
-from orderapi.settings import Settings
+from foundation.models import Order
+from foundation.settings import Settings
+from processes.devstack.ports import free_port
+from processes.reconciler import start_unstarted_workflows
 from tests.support import eventually, order_body
 
 pytestmark = pytest.mark.integration

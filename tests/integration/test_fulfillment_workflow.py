@@ -28,22 +28,22 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
 from api.dead_letters.service import DeadLetterService
-from orderapi import search_attributes as sa
-from orderapi.devstack.temporal import temporal_cli
-from orderapi.domain import OrderStatus
-from orderapi.fulfillment_start import start_fulfillment
-from orderapi.models import DeadLetter, Order, OrderItem, Product, StockReservation
-from orderapi.settings import RetryProfile, Settings
-from orderapi.worker import fulfillment_worker
-from orderapi.workflow_ids import order_workflow_id
+from foundation import search_attributes as sa
+from foundation.domain import OrderStatus
+from foundation.models import DeadLetter, Order, OrderItem, Product, StockReservation
+from foundation.settings import Settings
+from foundation.workflow_ids import order_workflow_id
+from processes.devstack.temporal import temporal_cli
+from processes.worker import fulfillment_worker
 from simulators.carrier.app import create_app as create_carrier
 from tests.support import keep_history, serve_over_http
-from workflows.contracts import CancelRequest, OrderWorkflowResult
+from workflows.contracts import CancelRequest, OrderWorkflowResult, RetryProfile
 from workflows.order_fulfillment import (
     FAILED_ERROR_TYPE,
     TOO_LATE_TO_CANCEL,
     OrderFulfillmentWorkflow,
 )
+from workflows.starter import start_fulfillment
 
 pytestmark = pytest.mark.integration
 Sessions = async_sessionmaker[AsyncSession]

@@ -7,8 +7,8 @@ from collections.abc import AsyncIterator, Callable
 import httpx
 import pytest
 
-from orderapi.devstack.ports import free_port
-from orderapi.settings import Settings
+from foundation.settings import Settings
+from processes.devstack.ports import free_port
 
 pytestmark = pytest.mark.integration
 Serve = Callable[[Settings], AsyncIterator[httpx.AsyncClient]]

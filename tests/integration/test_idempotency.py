@@ -15,9 +15,9 @@ from temporalio.client import Client
 from api.idempotency.header import request_fingerprint
 from api.idempotency.repository import Claimed, IdempotencyRepository
 from api.orders.schemas import OrderCreate
-from orderapi.models import IdempotencyKey, Order
-from orderapi.reconciler import purge_expired_keys
-from orderapi.workflow_ids import order_workflow_id
+from foundation.models import IdempotencyKey, Order
+from foundation.workflow_ids import order_workflow_id
+from processes.reconciler import purge_expired_keys
 from tests.support import eventually, order_body
 
 pytestmark = pytest.mark.integration

@@ -9,7 +9,7 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.idempotency.repository import Claimed, IdempotencyRepository, InFlight, Mismatch, Replay
-from orderapi.models import IdempotencyKey
+from foundation.models import IdempotencyKey
 
 pytestmark = pytest.mark.integration
 LEASE = timedelta(seconds=30)

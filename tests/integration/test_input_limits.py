@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from orderapi.models import IdempotencyKey, Order
-from orderapi.settings import Settings
+from foundation.models import IdempotencyKey, Order
+from foundation.settings import Settings
 from tests.support import order_body
 
 pytestmark = pytest.mark.integration

@@ -15,7 +15,7 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from orderapi.settings import Settings
+from foundation.settings import Settings
 
 pytestmark = pytest.mark.integration
 Serve = Callable[[Settings], AsyncIterator[httpx.AsyncClient]]

@@ -11,7 +11,7 @@ import pytest
 from uvicorn.logging import TRACE_LOG_LEVEL
 
 from api.main import create_app
-from orderapi.settings import Settings
+from foundation.settings import Settings
 from tests.support import serve_over_http
 
 pytestmark = pytest.mark.integration

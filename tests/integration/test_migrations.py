@@ -7,9 +7,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, inspect, text
 
-from orderapi.devstack.postgres import EmbeddedPostgres
-from orderapi.migrate import downgrade_to_base, upgrade_to_head
-from orderapi.models import CARRIER_SCHEMA, PAYMENT_GATEWAY_SCHEMA, Base
+from foundation.migrate import downgrade_to_base, upgrade_to_head
+from foundation.models import CARRIER_SCHEMA, PAYMENT_GATEWAY_SCHEMA, Base
+from processes.devstack.postgres import EmbeddedPostgres
 
 pytestmark = pytest.mark.integration
 

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from orderapi.models import IdempotencyKey, Order
+from foundation.models import IdempotencyKey, Order
 from tests.support import order_body
 
 pytestmark = pytest.mark.integration

@@ -13,9 +13,9 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from orderapi.devstack.ports import free_port, port_is_open
-from orderapi.models import GatewayAttempt, GatewayCharge, GatewayRefund
-from orderapi.settings import Settings
+from foundation.models import GatewayAttempt, GatewayCharge, GatewayRefund
+from foundation.settings import Settings
+from processes.devstack.ports import free_port, port_is_open
 from simulators.payment_gateway import ledger
 from simulators.payment_gateway.app import create_app
 from tests.support import in_process_client, serve_over_http

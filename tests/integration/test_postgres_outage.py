@@ -11,13 +11,13 @@ import httpx
 import pytest
 from temporalio.client import Client
 
-from orderapi.db import make_engine, make_session_factory
-from orderapi.devstack.ports import free_port
-from orderapi.devstack.postgres import EmbeddedPostgres
-from orderapi.domain import OrderStatus
-from orderapi.migrate import upgrade_to_head
-from orderapi.settings import Settings
-from orderapi.worker import fulfillment_worker
+from foundation.db import make_engine, make_session_factory
+from foundation.domain import OrderStatus
+from foundation.migrate import upgrade_to_head
+from foundation.settings import Settings
+from processes.devstack.ports import free_port
+from processes.devstack.postgres import EmbeddedPostgres
+from processes.worker import fulfillment_worker
 from tests.support import order_body
 from workflows.order_fulfillment import OrderFulfillmentWorkflow
 

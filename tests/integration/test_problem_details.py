@@ -13,8 +13,8 @@ from sqlalchemy.exc import ProgrammingError
 
 from api.main import create_app
 from api.orders.repository import OrderRepository
-from orderapi.devstack.ports import free_port
-from orderapi.settings import Settings
+from foundation.settings import Settings
+from processes.devstack.ports import free_port
 
 pytestmark = pytest.mark.integration
 Auth = Callable[..., dict[str, str]]

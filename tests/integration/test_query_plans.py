@@ -23,8 +23,8 @@ from temporalio.client import Client
 from api.dead_letters.service import DeadLetterService
 from api.idempotency.repository import IdempotencyRepository, Mismatch
 from api.orders.service import OrderService
-from orderapi.reconciler import purge_expired_keys, start_unstarted_workflows
-from orderapi.settings import Settings
+from foundation.settings import Settings
+from processes.reconciler import purge_expired_keys, start_unstarted_workflows
 from simulators.carrier import ledger as carrier_ledger
 from simulators.payment_gateway import ledger as gateway_ledger
 

@@ -18,14 +18,15 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
-from orderapi.domain import OrderStatus
-from orderapi.fulfillment_start import start_fulfillment
-from orderapi.models import Order, OrderItem
-from orderapi.settings import RetryProfile, Settings
-from orderapi.workflow_ids import order_workflow_id
+from foundation.domain import OrderStatus
+from foundation.models import Order, OrderItem
+from foundation.settings import Settings
+from foundation.workflow_ids import order_workflow_id
 from simulators.payment_gateway.app import create_app as create_gateway
 from tests.support import serve_over_http
+from workflows.contracts import RetryProfile
 from workflows.order_fulfillment import OrderFulfillmentWorkflow
+from workflows.starter import start_fulfillment
 
 pytestmark = pytest.mark.integration
 Sessions = async_sessionmaker[AsyncSession]
@@ -54,7 +55,7 @@ def _start_worker(
     }
     with log.open("ab") as out:
         return subprocess.Popen(
-            [sys.executable, "-m", "orderapi.cli", "worker"], env=env, stdout=out, stderr=out
+            [sys.executable, "-m", "processes.cli", "worker"], env=env, stdout=out, stderr=out
         )
 
 

@@ -14,9 +14,9 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from api.auth import Principal, TokenVerifier
 from api.problems import ProblemError
-from orderapi.devstack.ports import free_port
-from orderapi.settings import Environment, Settings
-from orderapi.tokens import mint_dev_token
+from foundation.settings import Environment, Settings
+from foundation.tokens import mint_dev_token
+from processes.devstack.ports import free_port
 from tests.support import public_pem
 
 SETTINGS = Settings()

@@ -7,7 +7,7 @@ import logging
 import jwt
 import pytest
 
-from orderapi.telemetry import REDACTED, install_log_redaction, redact
+from foundation.telemetry import REDACTED, install_log_redaction, redact
 
 TOKEN = jwt.encode({"sub": "alice", "scope": "admin"}, "k" * 32, algorithm="HS256")
 

@@ -14,7 +14,7 @@ from api.idempotency.header import parse_idempotency_key
 from api.main import create_app
 from api.openapi import IDEMPOTENCY_KEY_SCHEMA, build_openapi, to_yaml
 from api.problems import PROBLEM_JSON, ProblemError
-from orderapi.settings import Settings
+from foundation.settings import Settings
 
 CONTRACT = Path(__file__).resolve().parents[2] / "openapi.yaml"
 SPEC: dict[str, Any] = create_app(Settings()).openapi()

@@ -6,7 +6,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from pydantic import ValidationError
 
-from orderapi.settings import DEV_JWT_SECRET, Environment, Settings
+from foundation.settings import DEV_JWT_SECRET, Environment, Settings
 from tests.support import public_pem
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from orderapi.workflow_ids import order_workflow_id
+from foundation.workflow_ids import order_workflow_id
 
 
 def test_same_customer_and_key_always_give_the_same_id() -> None:

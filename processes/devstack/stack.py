@@ -22,10 +22,10 @@ from typing import IO, NoReturn, Protocol
 
 import httpx
 
-from orderapi.devstack.ports import port_is_open
-from orderapi.devstack.postgres import EmbeddedPostgres
-from orderapi.devstack.temporal import TemporalDevServer
-from orderapi.settings import Settings
+from foundation.settings import Settings
+from processes.devstack.ports import port_is_open
+from processes.devstack.postgres import EmbeddedPostgres
+from processes.devstack.temporal import TemporalDevServer
 
 DATABASE_NAME = "orders"
 READY_TIMEOUT_SECONDS = 90.0
@@ -318,7 +318,7 @@ class Stack:
             self.start_temporal()
         self.start_simulators()
         env = self.child_env()
-        worker = [sys.executable, "-m", "orderapi.cli", "worker"]
+        worker = [sys.executable, "-m", "processes.cli", "worker"]
         self.services.append(
             ManagedProcess.start(
                 "worker", worker, self.logs / "worker.log", env, restart_on_exit=True
@@ -400,7 +400,7 @@ class Stack:
         with log_file.open("wb") as log:
             try:
                 result = subprocess.run(
-                    [sys.executable, "-m", "orderapi.cli", "migrate"],
+                    [sys.executable, "-m", "processes.cli", "migrate"],
                     stdin=subprocess.DEVNULL,
                     stdout=log,
                     stderr=subprocess.STDOUT,

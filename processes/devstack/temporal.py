@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from orderapi.devstack.ports import wait_for_port
+from processes.devstack.ports import wait_for_port
 
 # Custom search attributes the workflows keep current, so the UI can filter orders.
 SEARCH_ATTRIBUTES = {"OrderId": "Keyword", "CustomerId": "Keyword", "OrderStatus": "Keyword"}

@@ -13,11 +13,10 @@ from temporalio.common import (
 )
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
-from orderapi import search_attributes as sa
-from orderapi.domain import OrderStatus
-from orderapi.models import Order
-from orderapi.settings import RetryProfile
-from workflows.contracts import Address, OrderLine, OrderWorkflowInput
+from foundation import search_attributes as sa
+from foundation.domain import OrderStatus
+from foundation.models import Order
+from workflows.contracts import Address, OrderLine, OrderWorkflowInput, RetryProfile
 from workflows.order_fulfillment import WORKFLOW_NAME
 
 START_RPC_TIMEOUT = timedelta(seconds=5)

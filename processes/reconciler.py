@@ -15,9 +15,10 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
-from orderapi.fulfillment_start import start_fulfillment
-from orderapi.models import IdempotencyKey, Order
-from orderapi.settings import Settings
+from foundation.models import IdempotencyKey, Order
+from foundation.settings import Settings
+from workflows.contracts import RetryProfile
+from workflows.starter import start_fulfillment
 
 logger = logging.getLogger(__name__)
 BATCH = 100
@@ -40,7 +41,7 @@ async def start_unstarted_workflows(
     started = 0
     for order in pending:
         await start_fulfillment(
-            client, settings.task_queue, order, settings.effective_retry_profile
+            client, settings.task_queue, order, RetryProfile(settings.effective_retry_profile)
         )
         async with sessions.begin() as session:
             await session.execute(

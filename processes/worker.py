@@ -17,11 +17,11 @@ from activities.order_records import OrderRecordActivities
 from activities.payments import PaymentActivities
 from activities.shipping import ShippingActivities
 from activities.stock import StockActivities
-from orderapi.db import make_engine, make_session_factory
-from orderapi.reconciler import reconcile_forever
-from orderapi.settings import Settings, get_settings
-from orderapi.telemetry import configure_logging, configure_tracing
-from orderapi.temporal_client import connect_temporal
+from foundation.db import make_engine, make_session_factory
+from foundation.settings import Settings, get_settings
+from foundation.telemetry import configure_logging, configure_tracing
+from foundation.temporal_client import connect_temporal
+from processes.reconciler import reconcile_forever
 from workflows.order_fulfillment import OrderFulfillmentWorkflow
 
 logger = logging.getLogger(__name__)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from orderapi.settings import get_settings
-from orderapi.tokens import DEFAULT_SCOPES, mint_dev_token
+from foundation.settings import get_settings
+from foundation.tokens import DEFAULT_SCOPES, mint_dev_token
 
 
 def _token(args: argparse.Namespace) -> int:
@@ -20,20 +20,20 @@ def _token(args: argparse.Namespace) -> int:
 
 
 def _run(_: argparse.Namespace) -> int:
-    from orderapi.devstack.stack import run_stack
+    from processes.devstack.stack import run_stack
 
     return run_stack(get_settings())
 
 
 def _worker(_: argparse.Namespace) -> int:
-    from orderapi.worker import main as worker_main
+    from processes.worker import main as worker_main
 
     worker_main()
     return 0
 
 
 def _migrate(_: argparse.Namespace) -> int:
-    from orderapi.migrate import upgrade_to_head
+    from foundation.migrate import upgrade_to_head
 
     upgrade_to_head(get_settings().effective_database_url)
     return 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
@@ -45,11 +46,9 @@ class Environment(StrEnum):
     PRODUCTION = "production"
 
 
-class RetryProfile(StrEnum):
-    """Which table of retry policies the workflows use (see workflows/retry_policies.py)."""
-
-    DEMO = "demo"
-    PRODUCTION = "production"
+# The names of the retry-policy tables; `workflows.contracts.RetryProfile` is the enum the
+# workflows use, kept there so workflow code needs nothing from the settings module.
+RetryProfileName = Literal["demo", "production"]
 
 
 class Settings(BaseSettings):
@@ -80,7 +79,7 @@ class Settings(BaseSettings):
     payment_gateway_port: int = 8101
     carrier_port: int = 8102
     # Unset: demo policies in dev (a dead letter within a minute), production ones in production.
-    retry_profile: RetryProfile | None = None
+    retry_profile: RetryProfileName | None = None
 
     # Fault injection for the simulators as a whole (per-order faults use magic values).
     payment_sim_error_rate: float = Field(default=0.0, ge=0.0, le=1.0)
@@ -180,12 +179,10 @@ class Settings(BaseSettings):
         return self.carrier_url or f"http://127.0.0.1:{self.carrier_port}"
 
     @property
-    def effective_retry_profile(self) -> RetryProfile:
+    def effective_retry_profile(self) -> RetryProfileName:
         if self.retry_profile is not None:
             return self.retry_profile
-        if self.environment is Environment.PRODUCTION:
-            return RetryProfile.PRODUCTION
-        return RetryProfile.DEMO
+        return "production" if self.environment is Environment.PRODUCTION else "demo"
 
 
 @lru_cache

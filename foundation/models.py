@@ -23,7 +23,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from orderapi.domain import OrderStatus
+from foundation.domain import OrderStatus
 
 # Deterministic constraint names keep migrations diffable and downgradable.
 NAMING_CONVENTION = {

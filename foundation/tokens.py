@@ -8,8 +8,8 @@ from collections.abc import Iterable
 
 import jwt
 
-from orderapi.domain import Scope
-from orderapi.settings import Environment, Settings
+from foundation.domain import Scope
+from foundation.settings import Environment, Settings
 
 DEFAULT_SCOPES = (Scope.ORDERS_WRITE.value, Scope.ORDERS_READ.value)
 

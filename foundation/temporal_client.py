@@ -6,7 +6,7 @@ from temporalio.client import Client
 from temporalio.contrib.opentelemetry import TracingInterceptor
 from temporalio.contrib.pydantic import pydantic_data_converter
 
-from orderapi.settings import Settings
+from foundation.settings import Settings
 
 
 async def connect_temporal(settings: Settings, *, lazy: bool = False) -> Client:

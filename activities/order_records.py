@@ -29,7 +29,7 @@ class OrderRecordActivities:
                 .values(
                     order_id=order.id,
                     from_status=order.status,
-                    to_status=change.to_status.value,
+                    to_status=change.to_status,
                     reason=change.reason,
                     transition_id=change.transition_id,
                 )
@@ -38,7 +38,7 @@ class OrderRecordActivities:
             )
             if appended.first() is None:  # this attempt's transaction already committed
                 return
-            order.status = change.to_status.value
+            order.status = change.to_status
             order.charge_id = change.charge_id or order.charge_id
             order.tracking_number = change.tracking_number or order.tracking_number
             if change.to_status is OrderStatus.COMPLETED:

@@ -18,6 +18,13 @@ class OrderStatus(StrEnum):
 TERMINAL_STATUSES = frozenset({OrderStatus.COMPLETED, OrderStatus.FAILED, OrderStatus.CANCELLED})
 
 
+class KeyState(StrEnum):
+    """Where a claim on an Idempotency-Key stands."""
+
+    IN_FLIGHT = "in_flight"
+    COMPLETED = "completed"
+
+
 class Scope(StrEnum):
     ORDERS_WRITE = "orders:write"
     ORDERS_READ = "orders:read"

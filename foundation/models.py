@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
     BigInteger,
     CheckConstraint,
     DateTime,
+    Enum,
     ForeignKey,
     Index,
     Integer,
@@ -23,7 +25,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from foundation.domain import OrderStatus
+from foundation.domain import KeyState, OrderStatus
 
 # Deterministic constraint names keep migrations diffable and downgradable.
 NAMING_CONVENTION = {
@@ -34,7 +36,27 @@ NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
 }
 
-ORDER_STATUS_VALUES = ", ".join(f"'{s.value}'" for s in OrderStatus)
+
+def _stored_as_varchar(enum: type[StrEnum]) -> Enum:
+    """A column of enum members, stored as their values in a varchar(16).
+
+    Neither a native PostgreSQL enum nor a constraint of its own: the schema stays the varchar
+    and the named CHECK the migrations made, so a new member needs no change of column type.
+    values_callable, because SQLAlchemy would otherwise store the members' names.
+    """
+    return Enum(
+        enum,
+        native_enum=False,
+        create_constraint=False,
+        length=16,
+        values_callable=lambda members: [member.value for member in members],
+    )
+
+
+def _one_of(column: str, enum: type[StrEnum]) -> str:
+    """The CHECK that keeps a column to the enum's values (the migrations spell it the same)."""
+    values = ", ".join(f"'{member.value}'" for member in enum)
+    return f"{column} IN ({values})"
 
 
 class Base(DeclarativeBase):
@@ -59,7 +81,7 @@ class Order(Base):
     __tablename__ = "orders"
     __table_args__ = (
         UniqueConstraint("customer_id", "idempotency_key", "key_generation"),
-        CheckConstraint(f"status IN ({ORDER_STATUS_VALUES})", name="status_known"),
+        CheckConstraint(_one_of("status", OrderStatus), name="status_known"),
         Index("ix_orders_customer_id_created_at", "customer_id", "created_at"),
         # The reconciler's sweep: only accepted orders whose workflow start is unconfirmed.
         Index(
@@ -74,7 +96,9 @@ class Order(Base):
     idempotency_key: Mapped[str] = mapped_column(String(255))
     # Bumped when an expired key is used again, so the new order gets a new workflow id.
     key_generation: Mapped[int] = mapped_column(Integer, default=1)
-    status: Mapped[str] = mapped_column(String(16), default=OrderStatus.RECEIVED.value)
+    status: Mapped[OrderStatus] = mapped_column(
+        _stored_as_varchar(OrderStatus), default=OrderStatus.RECEIVED
+    )
     currency: Mapped[str] = mapped_column(String(3))
     total_amount: Mapped[int] = mapped_column(BigInteger, comment="minor units")
     payment_method: Mapped[str] = mapped_column(String(255))
@@ -116,7 +140,7 @@ class IdempotencyKey(Base):
     __tablename__ = "idempotency_keys"
     __table_args__ = (
         UniqueConstraint("principal", "key"),
-        CheckConstraint("state IN ('in_flight', 'completed')", name="state_known"),
+        CheckConstraint(_one_of("state", KeyState), name="state_known"),
         Index("ix_idempotency_keys_expires_at", "expires_at"),
     )
 
@@ -125,7 +149,9 @@ class IdempotencyKey(Base):
     key: Mapped[str] = mapped_column(String(255))
     generation: Mapped[int] = mapped_column(Integer, default=1)
     fingerprint: Mapped[str] = mapped_column(String(64), comment="sha256 of method, path, body")
-    state: Mapped[str] = mapped_column(String(16), default="in_flight")
+    state: Mapped[KeyState] = mapped_column(
+        _stored_as_varchar(KeyState), default=KeyState.IN_FLIGHT
+    )
     locked_until: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     response_status: Mapped[int | None] = mapped_column(Integer)
     response_body: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
@@ -144,8 +170,8 @@ class OrderStatusChange(Base):
     order_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("orders.id", ondelete="CASCADE"), index=True
     )
-    from_status: Mapped[str | None] = mapped_column(String(16))
-    to_status: Mapped[str] = mapped_column(String(16))
+    from_status: Mapped[OrderStatus | None] = mapped_column(_stored_as_varchar(OrderStatus))
+    to_status: Mapped[OrderStatus] = mapped_column(_stored_as_varchar(OrderStatus))
     reason: Mapped[str] = mapped_column(Text)
     # Chosen by the workflow (run id + step), so a retried activity appends nothing twice.
     transition_id: Mapped[str] = mapped_column(String(200), unique=True)

@@ -45,14 +45,14 @@ class DeadLetterService:
             orders = OrderRepository(session)
             order = await orders.get(letter.order_id)
             assert order is not None  # foreign key
-            if order.status == OrderStatus.FAILED.value:
+            if order.status is OrderStatus.FAILED:
                 await orders.append_history(
                     order,
                     OrderStatus.FAILED,
                     OrderStatus.RECEIVED,
                     f"redriven from dead letter {letter.id}",
                 )
-                order.status = OrderStatus.RECEIVED.value
+                order.status = OrderStatus.RECEIVED
                 # Unconfirmed until the start succeeds, so the reconciler covers a crash here.
                 order.workflow_started_at = None
                 letter.redriven_at = datetime.now(UTC)

@@ -11,6 +11,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from foundation.domain import KeyState
 from foundation.models import IdempotencyKey, Order
 
 
@@ -62,7 +63,7 @@ class IdempotencyRepository:
             key=key,
             generation=next_generation,
             fingerprint=fingerprint,
-            state="in_flight",
+            state=KeyState.IN_FLIGHT,
             locked_until=now + self._lease,
             expires_at=now + self._retention,
         )
@@ -72,7 +73,7 @@ class IdempotencyRepository:
             set_={
                 "generation": excluded.generation,
                 "fingerprint": excluded.fingerprint,
-                "state": "in_flight",
+                "state": KeyState.IN_FLIGHT,
                 "locked_until": excluded.locked_until,
                 "expires_at": excluded.expires_at,
                 "response_status": None,
@@ -96,7 +97,7 @@ class IdempotencyRepository:
             return InFlight(retry_after_seconds=1)
         if existing.fingerprint != fingerprint:
             return Mismatch()
-        if existing.state == "completed":
+        if existing.state is KeyState.COMPLETED:
             assert existing.response_status is not None and existing.response_body is not None
             return Replay(
                 existing.response_status, existing.response_body, existing.response_location
@@ -112,7 +113,7 @@ class IdempotencyRepository:
             update(IdempotencyKey)
             .where(
                 IdempotencyKey.id == existing.id,
-                IdempotencyKey.state == "in_flight",
+                IdempotencyKey.state == KeyState.IN_FLIGHT,
                 IdempotencyKey.locked_until <= now,
             )
             .values(locked_until=now + self._lease)
@@ -130,7 +131,7 @@ class IdempotencyRepository:
             select(IdempotencyKey.id).where(
                 IdempotencyKey.principal == principal,
                 IdempotencyKey.key == key,
-                IdempotencyKey.state == "completed",
+                IdempotencyKey.state == KeyState.COMPLETED,
                 IdempotencyKey.expires_at > datetime.now(UTC),
             )
         )
@@ -148,7 +149,7 @@ class IdempotencyRepository:
             update(IdempotencyKey)
             .where(IdempotencyKey.id == key_id)
             .values(
-                state="completed",
+                state=KeyState.COMPLETED,
                 response_status=status,
                 response_body=body,
                 response_location=location,

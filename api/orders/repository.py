@@ -41,8 +41,8 @@ class OrderRepository:
         self._session.add(
             OrderStatusChange(
                 order_id=order.id,
-                from_status=from_status.value if from_status else None,
-                to_status=to_status.value,
+                from_status=from_status,
+                to_status=to_status,
                 reason=reason,
                 transition_id=f"api/{order.id}/{to_status.value}/{uuid.uuid4()}",
             )

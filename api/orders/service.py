@@ -53,7 +53,7 @@ class PlacedOrder:
 def order_out(order: Order) -> OrderOut:
     return OrderOut(
         id=order.id,
-        status=OrderStatus(order.status),
+        status=order.status,
         items=[
             OrderItemOut(
                 sku=i.sku, quantity=i.quantity, unit_price=i.unit_price, line_total=i.line_total
@@ -69,8 +69,8 @@ def order_out(order: Order) -> OrderOut:
         history=[
             StatusChangeOut(
                 at=change.occurred_at,
-                from_status=OrderStatus(change.from_status) if change.from_status else None,
-                to_status=OrderStatus(change.to_status),
+                from_status=change.from_status,
+                to_status=change.to_status,
                 reason=change.reason,
             )
             for change in order.history
@@ -186,7 +186,7 @@ class OrderService:
                 customer_id=customer,
                 idempotency_key=key,
                 key_generation=claim.generation,
-                status=OrderStatus.RECEIVED.value,
+                status=OrderStatus.RECEIVED,
                 currency=request.currency.value,
                 total_amount=sum(i.line_total for i in items),
                 payment_method=request.payment_method,
@@ -226,11 +226,12 @@ class OrderService:
 
     async def cancel(self, order: Order, *, reason: str) -> CancelOutcome:
         """Cancel through the workflow, which compensates; the caller has checked visibility."""
-        status = OrderStatus(order.status)
-        if status is OrderStatus.CANCELLED:
+        if order.status is OrderStatus.CANCELLED:
             return CancelOutcome(order, finished=True)
-        if status not in CANCELLABLE:
-            raise _not_cancellable(f"The order is {status.value}; it can no longer be cancelled.")
+        if order.status not in CANCELLABLE:
+            raise _not_cancellable(
+                f"The order is {order.status.value}; it can no longer be cancelled."
+            )
         handle = self._temporal.get_workflow_handle(order.workflow_id)
         try:
             # The update answers when compensation is done; past the wait it goes on alone.

@@ -94,7 +94,7 @@ async def _new_order(
             id=uuid.uuid4(),
             customer_id=customer,
             idempotency_key=key,
-            status=OrderStatus.RECEIVED.value,
+            status=OrderStatus.RECEIVED,
             currency="USD",
             total_amount=product.unit_price * quantity,
             payment_method=payment_method,
@@ -175,7 +175,7 @@ async def test_happy_path_reserves_charges_ships_and_completes(
 
     assert result.status is OrderStatus.COMPLETED
     stored = await _order(sessions, order.id)
-    assert stored.status == OrderStatus.COMPLETED.value
+    assert stored.status is OrderStatus.COMPLETED
     assert [c.to_status for c in stored.history] == [
         "RESERVED", "PAID", "SHIPPED", "COMPLETED",
     ]  # fmt: skip
@@ -229,7 +229,7 @@ async def test_exhausted_retries_compensate_dead_letter_and_fail_the_run(
     assert charge["refunded_amount"] == charge["amount"]
     assert await _stock(sessions, "GIZMO-3") == before
     stored = await _order(sessions, order.id)
-    assert stored.status == OrderStatus.FAILED.value
+    assert stored.status is OrderStatus.FAILED
     assert "CarrierUnavailable" in stored.history[-1].reason
 
 
@@ -302,7 +302,7 @@ async def test_cancel_before_shipping_refunds_and_releases(
 
     assert outcome is OrderStatus.CANCELLED and result.status is OrderStatus.CANCELLED
     stored = await _order(sessions, order.id)
-    assert stored.status == OrderStatus.CANCELLED.value
+    assert stored.status is OrderStatus.CANCELLED
     assert stored.history[-1].reason == "changed my mind"
     [charge] = await _charges(settings, order.id)
     assert charge["refunded_amount"] == charge["amount"]
@@ -362,6 +362,6 @@ async def _until_status(
     sessions: Sessions, order_id: uuid.UUID, status: OrderStatus, timeout: float = 30
 ) -> None:
     deadline = time.monotonic() + timeout
-    while (await _order(sessions, order_id)).status != status.value:
+    while (await _order(sessions, order_id)).status is not status:
         assert time.monotonic() < deadline, f"order never reached {status}"
         await asyncio.sleep(0.1)

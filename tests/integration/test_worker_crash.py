@@ -59,7 +59,7 @@ def _start_worker(
         )
 
 
-async def _status(sessions: Sessions, order_id: uuid.UUID) -> str:
+async def _status(sessions: Sessions, order_id: uuid.UUID) -> OrderStatus:
     async with sessions() as session:
         order = await session.get(Order, order_id, populate_existing=True)
         assert order is not None
@@ -78,7 +78,7 @@ async def test_worker_killed_during_charge_charges_exactly_once(
     key = f"crash-{uuid.uuid4().hex}"
     async with sessions.begin() as session:
         order = Order(
-            id=uuid.uuid4(), customer_id="alice", idempotency_key=key, status="RECEIVED",
+            id=uuid.uuid4(), customer_id="alice", idempotency_key=key, status=OrderStatus.RECEIVED,
             currency="USD", total_amount=999, payment_method="tok_visa",
             shipping_address={"name": "A", "line1": "1 Main St", "city": "X",
                               "postal_code": "12345", "country": "US"},
@@ -91,7 +91,7 @@ async def test_worker_killed_during_charge_charges_exactly_once(
     try:
         await start_fulfillment(temporal, queue, order, RetryProfile.DEMO)
         deadline = time.monotonic() + 30
-        while await _status(sessions, order.id) != OrderStatus.RESERVED.value:
+        while await _status(sessions, order.id) is not OrderStatus.RESERVED:
             assert time.monotonic() < deadline, "the first worker never reserved stock"
             await asyncio.sleep(0.05)
         # The charge request is now on its way to the slow gateway: kill the worker outright.

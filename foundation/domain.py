@@ -15,7 +15,8 @@ class OrderStatus(StrEnum):
     CANCELLED = "CANCELLED"
 
 
-TERMINAL_STATUSES = frozenset({OrderStatus.COMPLETED, OrderStatus.FAILED, OrderStatus.CANCELLED})
+# Cancelling is possible until the parcel is with the carrier.
+CANCELLABLE_STATUSES = frozenset({OrderStatus.RECEIVED, OrderStatus.RESERVED, OrderStatus.PAID})
 
 
 class KeyState(StrEnum):

@@ -16,6 +16,7 @@ from temporalio.workflow import ActivityCancellationType
 
 with workflow.unsafe.imports_passed_through():
     from foundation import search_attributes as sa
+    from foundation.domain import CANCELLABLE_STATUSES as CANCELLABLE
     from foundation.domain import OrderStatus
     from workflows.contracts import (
         CancelRequest,
@@ -35,8 +36,6 @@ with workflow.unsafe.imports_passed_through():
 WORKFLOW_NAME = "OrderFulfillment"
 FAILED_ERROR_TYPE = "OrderFulfillmentFailed"
 TOO_LATE_TO_CANCEL = "TooLateToCancel"
-# Cancelling is possible until the parcel is with the carrier.
-CANCELLABLE = frozenset({OrderStatus.RECEIVED, OrderStatus.RESERVED, OrderStatus.PAID})
 
 T = TypeVar("T")
 

@@ -25,12 +25,12 @@ from api.idempotency.repository import (
 from api.orders.repository import OrderRepository
 from api.orders.schemas import OrderCreate, OrderItemOut, OrderOut, StatusChangeOut
 from api.problems import FieldError, ProblemError
-from foundation.domain import OrderStatus
+from foundation.domain import CANCELLABLE_STATUSES, OrderStatus
 from foundation.models import Order, OrderItem
 from foundation.settings import Settings
 from foundation.workflow_ids import order_workflow_id
 from workflows.contracts import CancelRequest, RetryProfile
-from workflows.order_fulfillment import CANCELLABLE, OrderFulfillmentWorkflow
+from workflows.order_fulfillment import OrderFulfillmentWorkflow
 from workflows.starter import start_fulfillment
 
 logger = logging.getLogger(__name__)
@@ -228,7 +228,7 @@ class OrderService:
         """Cancel through the workflow, which compensates; the caller has checked visibility."""
         if order.status is OrderStatus.CANCELLED:
             return CancelOutcome(order, finished=True)
-        if order.status not in CANCELLABLE:
+        if order.status not in CANCELLABLE_STATUSES:
             raise _not_cancellable(
                 f"The order is {order.status.value}; it can no longer be cancelled."
             )

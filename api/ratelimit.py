@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 import time
-from datetime import timedelta
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -42,11 +41,7 @@ async def _has_stored_response(
     settings: Settings, sessions: SessionFactory, principal: str, key: str
 ) -> bool:
     async with sessions() as session:
-        keys = IdempotencyRepository(
-            session,
-            retention=timedelta(seconds=settings.idempotency_retention_seconds),
-            lease=timedelta(seconds=settings.idempotency_claim_lease_seconds),
-        )
+        keys = IdempotencyRepository.from_settings(session, settings)
         return await keys.has_stored_response(principal, key)
 
 

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from foundation.domain import KeyState
 from foundation.models import IdempotencyKey, Order
+from foundation.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,14 @@ class IdempotencyRepository:
         self._session = session
         self._retention = retention
         self._lease = lease
+
+    @classmethod
+    def from_settings(cls, session: AsyncSession, settings: Settings) -> IdempotencyRepository:
+        return cls(
+            session,
+            retention=timedelta(seconds=settings.idempotency_retention_seconds),
+            lease=timedelta(seconds=settings.idempotency_claim_lease_seconds),
+        )
 
     async def claim(self, principal: str, key: str, fingerprint: str) -> ClaimOutcome:
         now = datetime.now(UTC)

@@ -6,7 +6,7 @@ import asyncio
 import logging
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import update
@@ -90,11 +90,7 @@ class OrderService:
         self._temporal = temporal
 
     def _keys(self, session: AsyncSession) -> IdempotencyRepository:
-        return IdempotencyRepository(
-            session,
-            retention=timedelta(seconds=self._settings.idempotency_retention_seconds),
-            lease=timedelta(seconds=self._settings.idempotency_claim_lease_seconds),
-        )
+        return IdempotencyRepository.from_settings(session, self._settings)
 
     async def place(self, customer: str, key: str, request: OrderCreate, path: str) -> PlacedOrder:
         fingerprint = request_fingerprint("POST", path, request.model_dump(mode="json"))

@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.idempotency.repository import Claimed, IdempotencyRepository, InFlight, Mismatch, Replay
 from foundation.models import IdempotencyKey
+from foundation.settings import Settings
 
 pytestmark = pytest.mark.integration
 LEASE = timedelta(seconds=30)
@@ -66,3 +67,29 @@ async def test_released_claim_leaves_the_key_free(db_session: AsyncSession) -> N
     assert isinstance(first, Claimed)
     await repo.release(first.key_id)
     assert isinstance(await repo.claim("alice", "k", "other-fp"), Claimed)
+
+
+async def test_repository_from_settings_leases_claims_for_the_configured_time(
+    db_session: AsyncSession,
+) -> None:
+    settings = Settings(idempotency_claim_lease_seconds=600)
+    repo = IdempotencyRepository.from_settings(db_session, settings)
+    await repo.claim("alice", "k", "fp")
+    outcome = await repo.claim("alice", "k", "fp")
+    assert isinstance(outcome, InFlight)
+    assert 590 <= outcome.retry_after_seconds <= 601
+
+
+async def test_repository_from_settings_keeps_keys_for_the_configured_time(
+    db_session: AsyncSession,
+) -> None:
+    settings = Settings(idempotency_retention_seconds=7 * 24 * 3600)
+    before = datetime.now(UTC)
+    await IdempotencyRepository.from_settings(db_session, settings).claim("alice", "k", "fp")
+    expires_at = await db_session.scalar(
+        select(IdempotencyKey.expires_at).where(
+            IdempotencyKey.principal == "alice", IdempotencyKey.key == "k"
+        )
+    )
+    assert expires_at is not None
+    assert timedelta(days=7) <= expires_at - before < timedelta(days=7, minutes=1)

@@ -1,8 +1,7 @@
-"""Typed request dependencies: settings, the per-request session, the Temporal client."""
+"""Typed request dependencies: settings, the session factory, the Temporal client."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -20,24 +19,10 @@ def _session_factory(request: Request) -> async_sessionmaker[AsyncSession]:
     return request.app.state.session_factory  # type: ignore[no-any-return]
 
 
-async def _session(
-    factory: Annotated[async_sessionmaker[AsyncSession], Depends(_session_factory)],
-) -> AsyncIterator[AsyncSession]:
-    """One session per request: committed when the handler returns, rolled back if it raises."""
-    async with factory() as session:
-        try:
-            yield session
-            await session.commit()
-        except BaseException:
-            await session.rollback()
-            raise
-
-
 def _temporal(request: Request) -> Client:
     return request.app.state.temporal  # type: ignore[no-any-return]
 
 
 AppSettings = Annotated[Settings, Depends(_settings)]
 SessionFactory = Annotated[async_sessionmaker[AsyncSession], Depends(_session_factory)]
-DbSession = Annotated[AsyncSession, Depends(_session)]
 TemporalClient = Annotated[Client, Depends(_temporal)]

@@ -2,23 +2,23 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
-from pydantic import BaseModel, Field
-from sqlalchemy import select
+from typing import Annotated
 
-from api.dependencies import DbSession
+from fastapi import APIRouter, Depends
+
+from api.dependencies import SessionFactory
+from api.products.schemas import ProductOut
+from api.products.service import ProductService
 from api.responses import problem_responses
-from foundation.models import Product
 
 router = APIRouter(tags=["products"])
 
 
-class ProductOut(BaseModel):
-    sku: str
-    name: str
-    unit_price: int = Field(description="minor units")
-    currency: str
-    stock: int
+def _service(sessions: SessionFactory) -> ProductService:
+    return ProductService(sessions)
+
+
+Service = Annotated[ProductService, Depends(_service)]
 
 
 @router.get(
@@ -27,6 +27,5 @@ class ProductOut(BaseModel):
     summary="List the catalog",
     responses=problem_responses(503),
 )
-async def list_products(session: DbSession) -> list[ProductOut]:
-    rows = await session.scalars(select(Product).order_by(Product.sku))
-    return [ProductOut.model_validate(p, from_attributes=True) for p in rows]
+async def list_products(service: Service) -> list[ProductOut]:
+    return await service.catalog()

@@ -6,11 +6,12 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
+from temporalio.common import SearchAttributeKey
+
+from foundation import search_attributes as sa
 from processes.devstack.ports import wait_for_port
-
-# Custom search attributes the workflows keep current, so the UI can filter orders.
-SEARCH_ATTRIBUTES = {"OrderId": "Keyword", "CustomerId": "Keyword", "OrderStatus": "Keyword"}
 
 
 def temporal_cli() -> str:
@@ -24,10 +25,17 @@ def temporal_cli() -> str:
     return found
 
 
+def search_attribute_arg(key: SearchAttributeKey[Any]) -> str:
+    """`OrderId=Keyword`: the CLI spells each type in CamelCase (KEYWORD_LIST: KeywordList)."""
+    words = key.indexed_value_type.name.split("_")
+    return f"{key.name}={''.join(word.capitalize() for word in words)}"
+
+
 def search_attribute_args() -> list[str]:
+    """Registers every key the workflows set, so the UI can filter orders by them."""
     args: list[str] = []
-    for name, kind in SEARCH_ATTRIBUTES.items():
-        args += ["--search-attribute", f"{name}={kind}"]
+    for key in sa.ALL_KEYS:
+        args += ["--search-attribute", search_attribute_arg(key)]
     return args
 
 

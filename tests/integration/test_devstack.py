@@ -16,6 +16,7 @@ import pytest
 from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
 from temporalio.client import Client
 
+from foundation import search_attributes as sa
 from foundation.settings import Settings
 from processes.devstack import stack
 from processes.devstack.ports import free_port, port_is_open
@@ -28,7 +29,7 @@ from processes.devstack.stack import (
     check_ports_free,
     run_stack,
 )
-from processes.devstack.temporal import SEARCH_ATTRIBUTES, TemporalDevServer
+from processes.devstack.temporal import TemporalDevServer
 
 pytestmark = pytest.mark.integration
 
@@ -135,7 +136,9 @@ async def test_temporal_dev_server_registers_search_attributes_and_serves_ui(
         response = await client.operator_service.list_search_attributes(
             ListSearchAttributesRequest(namespace=server.namespace)
         )
-        assert set(SEARCH_ATTRIBUTES) <= set(response.custom_attributes)
+        registered = dict(response.custom_attributes)
+        for key in sa.ALL_KEYS:
+            assert registered.get(key.name) == key.indexed_value_type.value
         assert server.ui_port is not None and port_is_open(server.ui_port)
         assert server.db_file is not None and server.db_file.exists()
     finally:

@@ -64,7 +64,7 @@ async def skipping_env() -> AsyncIterator[WorkflowEnvironment]:
             "frontend.WorkflowTimeSkippingEnabled=true",
         ],
         data_converter=pydantic_data_converter,
-        search_attributes=[sa.ORDER_ID, sa.CUSTOMER_ID, sa.ORDER_STATUS],
+        search_attributes=sa.ALL_KEYS,
     )
     async with env:
         yield env

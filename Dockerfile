@@ -26,7 +26,9 @@ COPY migrations ./migrations
 # Editable, because foundation.migrate finds alembic.ini and migrations/ beside the packages.
 RUN pip install --no-deps -e .
 
-RUN useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin orderapi
+# /data holds the simulators' ledger files; a fresh named volume mounted there takes its owner.
+RUN useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin orderapi \
+    && mkdir /data && chown orderapi /data
 USER orderapi
 
 EXPOSE 8000

@@ -1,8 +1,11 @@
 """`make erd`: draw architecture/erd.svg from the SQLAlchemy models.
 
+The Order API's tables (its PostgreSQL) come first; below them each simulator's ledger, which
+lives in an SQLite file of that simulator's own, in a group of its own.
+
 Plain SVG written by hand: no Graphviz binary is available on the project's machines, and a
-fixed layout reads better than an automatic one for a dozen tables. Tables missing from LAYOUT
-(a new model) still appear, in an extra column of their schema's group, so the diagram never
+fixed layout reads better than an automatic one for a dozen tables. Tables missing from a
+source's layout (a new model) still appear, in an extra column of its group, so the diagram never
 silently drops one. The output has no timestamp, so a regenerated file diffs only on change.
 """
 
@@ -14,35 +17,63 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from xml.sax.saxutils import escape
 
-from sqlalchemy import Column, Table, UniqueConstraint
-from sqlalchemy.dialects import postgresql
+from sqlalchemy import Column, Dialect, MetaData, Table, UniqueConstraint
+from sqlalchemy.dialects import postgresql, sqlite
 
-from foundation.models import CARRIER_SCHEMA, PAYMENT_GATEWAY_SCHEMA, Base
+from foundation.models import Base
+from simulators.carrier.models import Base as CarrierBase
+from simulators.payment_gateway.models import Base as GatewayBase
 
 OUTPUT = Path(__file__).resolve().parent / "erd.svg"
 
-# Columns of tables, left to right, each listed top to bottom. Orders sit in the middle so
-# every foreign key into them is a short line from a neighbouring column.
-LAYOUT: dict[str | None, list[list[str]]] = {
-    None: [
-        ["idempotency_keys", "dead_letters"],
-        ["orders"],
-        ["order_items", "order_status_history", "stock_reservations"],
-        ["products"],
-    ],
-    PAYMENT_GATEWAY_SCHEMA: [["charges"], ["refunds"], ["attempts"]],
-    CARRIER_SCHEMA: [["shipments"], ["attempts"]],
-}
-GROUP_TITLES = {
-    None: "Order API (schema public)",
-    PAYMENT_GATEWAY_SCHEMA: "Payment gateway simulator (schema payment_gateway)",
-    CARRIER_SCHEMA: "Carrier simulator (schema carrier)",
-}
-GROUP_NOTES = {
-    None: "written by the API and the activities; migrations/ is the only way the schema is made",
-    PAYMENT_GATEWAY_SCHEMA: "a stand-in third party: reference holds the order id as text, no FK",
-    CARRIER_SCHEMA: "a stand-in third party: reference holds the order id as text, no FK",
-}
+
+@dataclass(frozen=True)
+class Source:
+    """One database the diagram shows: its tables, where they live, and how to lay them out."""
+
+    key: str
+    metadata: MetaData
+    dialect: Dialect
+    title: str
+    note: str
+    # Columns of tables, left to right, each listed top to bottom.
+    layout: list[list[str]]
+
+
+SIMULATOR_NOTE = "a stand-in third party: reference holds the order id as text, no FK"
+SOURCES = [
+    Source(
+        "order-api",
+        Base.metadata,
+        postgresql.dialect(),  # type: ignore[no-untyped-call]
+        "Order API (PostgreSQL, schema public)",
+        "written by the API and the activities; migrations/ is the only way the schema is made",
+        # Orders sit in the middle so every foreign key into them is a short line from a
+        # neighbouring column.
+        [
+            ["idempotency_keys", "dead_letters"],
+            ["orders"],
+            ["order_items", "order_status_history", "stock_reservations"],
+            ["products"],
+        ],
+    ),
+    Source(
+        "payment-gateway",
+        GatewayBase.metadata,
+        sqlite.dialect(),
+        "Payment gateway simulator (its own SQLite file)",
+        SIMULATOR_NOTE,
+        [["charges"], ["refunds"], ["attempts"]],
+    ),
+    Source(
+        "carrier",
+        CarrierBase.metadata,
+        sqlite.dialect(),
+        "Carrier simulator (its own SQLite file)",
+        SIMULATOR_NOTE,
+        [["shipments"], ["attempts"]],
+    ),
+]
 
 FONT_MONO = "DejaVu Sans Mono, Menlo, Consolas, monospace"
 FONT_SANS = "DejaVu Sans, Helvetica, Arial, sans-serif"
@@ -69,8 +100,7 @@ SIM_COLORS = ("#f5f1ea", "#7a6448", "#cdbfa8")
 EDGE_COLOR = "#44505c"
 
 
-def _sql_type(column: Column[object]) -> str:
-    dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
+def _sql_type(column: Column[object], dialect: Dialect) -> str:
     rendered = str(column.type.compile(dialect=dialect)).lower()
     rendered = rendered.replace("timestamp with time zone", "timestamptz")
     return rendered + ("?" if column.nullable else "")
@@ -113,13 +143,15 @@ def _footers(table: Table) -> list[str]:
 @dataclass
 class Box:
     table: Table
+    dialect: Dialect
     x: float = 0.0
     y: float = 0.0
     rows: list[tuple[str, str, str]] = field(default_factory=list)
     footers: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self.rows = [(_markers(self.table, c), c.name, _sql_type(c)) for c in self.table.columns]
+        columns = self.table.columns
+        self.rows = [(_markers(self.table, c), c.name, _sql_type(c, self.dialect)) for c in columns]
         self.footers = _footers(self.table)
 
     @property
@@ -155,7 +187,7 @@ class Box:
 
 @dataclass
 class Group:
-    schema: str | None
+    source: Source
     columns: list[list[Box]]
     x: float = 0.0
     y: float = 0.0
@@ -187,21 +219,21 @@ class Group:
             left += self.column_width(n) + COL_GAP
 
 
-def build_groups(tables: Iterable[Table]) -> list[Group]:
-    by_schema: dict[str | None, dict[str, Table]] = {}
-    for table in tables:
-        by_schema.setdefault(table.schema, {})[table.name] = table
+def build_groups(sources: Iterable[Source]) -> list[Group]:
     groups = []
-    for schema in [*LAYOUT, *sorted(set(by_schema) - set(LAYOUT), key=str)]:
-        found = by_schema.get(schema, {})
+    for source in sources:
+        found = {table.fullname: table for table in source.metadata.tables.values()}
         if not found:
             continue
-        planned = LAYOUT.get(schema, [])
-        columns = [[Box(found[n]) for n in column if n in found] for column in planned]
-        placed = {n for column in planned for n in column}
-        extra = [Box(found[n]) for n in sorted(found) if n not in placed]
+
+        def box(name: str, source: Source = source, found: dict[str, Table] = found) -> Box:
+            return Box(found[name], source.dialect)
+
+        columns = [[box(n) for n in column if n in found] for column in source.layout]
+        placed = {n for column in source.layout for n in column}
+        extra = [box(n) for n in sorted(found) if n not in placed]
         columns = [c for c in columns if c] + ([extra] if extra else [])
-        groups.append(Group(schema, columns))
+        groups.append(Group(source, columns))
     return groups
 
 
@@ -210,10 +242,10 @@ def _text(x: float, y: float, content: str, **attrs: str | float) -> str:
     return f'<text x="{x:.1f}" y="{y:.1f}" {rendered}>{escape(content)}</text>'
 
 
-def draw_box(box: Box, colors: tuple[str, str, str]) -> list[str]:
+def draw_box(box: Box, group: Group, colors: tuple[str, str, str]) -> list[str]:
     _, header, border = colors
     out = [
-        f'<g class="table" id="{escape(box.title)}">',
+        f'<g class="table" id="{escape(group.source.key)}.{escape(box.title)}">',
         f'<rect x="{box.x:.1f}" y="{box.y:.1f}" width="{box.width:.1f}" height="{box.height:.1f}"'
         f' rx="4" fill="#ffffff" stroke="{border}"/>',
         f'<path d="M{box.x:.1f},{box.y + 4:.1f} a4,4 0 0 1 4,-4 h{box.width - 8:.1f}'
@@ -362,8 +394,8 @@ def draw_legend(x: float, y: float) -> list[str]:
     return out
 
 
-def render(tables: Iterable[Table]) -> str:
-    groups = build_groups(tables)
+def render(sources: Iterable[Source]) -> str:
+    groups = build_groups(sources)
     order_side, simulators = groups[0], groups[1:]
     order_side.place(MARGIN, MARGIN + TITLE_H)
     x: float = MARGIN
@@ -382,12 +414,13 @@ def render(tables: Iterable[Table]) -> str:
         f' viewBox="0 0 {width:.0f} {height:.0f}" font-family="{FONT_MONO}"'
         f' font-size="{MONO_SIZE}">',
         "<title>Order API database schema</title>",
-        "<desc>Generated from foundation.models by `make erd`; do not edit by hand.</desc>",
+        "<desc>Generated from foundation.models and the simulators' models by `make erd`;"
+        " do not edit by hand.</desc>",
         f'<rect width="{width:.0f}" height="{height:.0f}" fill="#ffffff"/>',
         _text(
             MARGIN,
             MARGIN + 22,
-            "Order API — database schema",
+            "Order API — database schema, and the simulators' ledgers",
             font_family=FONT_SANS,
             font_size=20,
             font_weight="bold",
@@ -395,18 +428,18 @@ def render(tables: Iterable[Table]) -> str:
         ),
         *draw_legend(MARGIN, MARGIN + 46),
     ]
-    boxes: dict[str, Box] = {}
+    edges: list[Edge] = []
     for group in groups:
-        colors = ORDER_COLORS if group.schema is None else SIM_COLORS
+        colors = ORDER_COLORS if group is order_side else SIM_COLORS
         frame = frame_width.get(id(group), group.width)
         out += [
-            f'<g class="schema" id="schema-{escape(group.schema or "public")}">',
+            f'<g class="schema" id="database-{escape(group.source.key)}">',
             f'<rect x="{group.x:.1f}" y="{group.y:.1f}" width="{frame:.1f}"'
             f' height="{group.height:.1f}" rx="8" fill="{colors[0]}" stroke="{colors[2]}"/>',
             _text(
                 group.x + GROUP_PAD,
                 group.y + 20,
-                GROUP_TITLES.get(group.schema, f"schema {group.schema}"),
+                group.source.title,
                 font_family=FONT_SANS,
                 font_size=14,
                 font_weight="bold",
@@ -415,24 +448,27 @@ def render(tables: Iterable[Table]) -> str:
             _text(
                 group.x + GROUP_PAD,
                 group.y + 36,
-                GROUP_NOTES.get(group.schema, ""),
+                group.source.note,
                 font_family=FONT_SANS,
                 font_size=11,
                 fill="#57606a",
             ),
         ]
+        # Foreign keys never leave a database, so each group's boxes are looked up on their own.
+        boxes: dict[str, Box] = {}
         for column in group.columns:
             for box in column:
                 boxes[box.title] = box
-                out += draw_box(box, colors)
+                out += draw_box(box, group, colors)
         out.append("</g>")
-    out += draw_edges(find_edges(boxes))
+        edges += find_edges(boxes)
+    out += draw_edges(edges)
     out.append("</svg>")
     return "\n".join(out) + "\n"
 
 
 def main() -> int:
-    OUTPUT.write_text(render(Base.metadata.tables.values()))
+    OUTPUT.write_text(render(SOURCES))
     print(
         f"wrote {OUTPUT.relative_to(Path.cwd()) if OUTPUT.is_relative_to(Path.cwd()) else OUTPUT}"
     )

@@ -73,19 +73,14 @@ class Settings(BaseSettings):
     api_host: str = "127.0.0.1"
     api_port: int = 8000
 
-    # The external services fulfilment calls. Unset means the simulators `order-api run` starts.
+    # The external services fulfilment calls. Unset means the simulators `order-api run` starts
+    # (their own settings, fault injection included, are in simulators/settings.py).
     payment_gateway_url: str | None = None
     carrier_url: str | None = None
     payment_gateway_port: int = 8101
     carrier_port: int = 8102
     # Unset: demo policies in dev (a dead letter within a minute), production ones in production.
     retry_profile: RetryProfileName | None = None
-
-    # Fault injection for the simulators as a whole (per-order faults use magic values).
-    payment_sim_error_rate: float = Field(default=0.0, ge=0.0, le=1.0)
-    payment_sim_latency_ms: int = Field(default=0, ge=0)
-    carrier_sim_error_rate: float = Field(default=0.0, ge=0.0, le=1.0)
-    carrier_sim_latency_ms: int = Field(default=0, ge=0)
 
     jwt_secret: SecretStr = SecretStr(DEV_JWT_SECRET)
     jwt_algorithms: list[str] = ["HS256"]

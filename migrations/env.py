@@ -14,14 +14,8 @@ config = context.config
 if config.config_file_name is not None and config.attributes.get("configure_logger", True):
     fileConfig(config.config_file_name, disable_existing_loggers=False)
 
+# Only the product's tables: the simulators keep their ledgers in files of their own.
 target_metadata = Base.metadata
-# The simulators keep their ledgers in schemas of their own; autogenerate must see those, and
-# only those, besides the default schema.
-MANAGED_SCHEMAS = {table.schema for table in target_metadata.tables.values()} - {None}
-
-
-def _include_name(name: str | None, type_: str, _parent_names: object) -> bool:
-    return type_ != "schema" or name is None or name in MANAGED_SCHEMAS
 
 
 def _url() -> str:
@@ -37,12 +31,7 @@ def run_migrations_offline() -> None:
 def run_migrations_online() -> None:
     engine = create_engine(_url(), poolclass=pool.NullPool)
     with engine.connect() as connection:
-        context.configure(
-            connection=connection,
-            target_metadata=target_metadata,
-            include_schemas=True,
-            include_name=_include_name,
-        )
+        context.configure(connection=connection, target_metadata=target_metadata)
         with context.begin_transaction():
             context.run_migrations()
     engine.dispose()

@@ -3,7 +3,7 @@
 Whole-service faults (`*_sim_error_rate`, `*_sim_latency_ms`) strike before a request is
 processed, so an injected 503 stores nothing. Per-request faults follow a `Plan` chosen from the
 request's magic values; "unavailable for the first N tries" is counted per Idempotency-Key in
-PostgreSQL, so it holds across restarts and across processes serving the same simulator.
+the simulator's ledger file, so it holds across restarts and across processes serving it.
 """
 
 from __future__ import annotations
@@ -13,12 +13,11 @@ import random
 from dataclasses import dataclass
 
 from fastapi import Request
-from sqlalchemy import func
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.dialects.sqlite import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from foundation.models import CarrierAttempt, GatewayAttempt
 from simulators.errors import SimulatorError
+from simulators.storage import AttemptCounter, utc_now
 
 
 class FaultInjector:
@@ -67,16 +66,14 @@ class Plan:
 SUCCEED = Plan()
 
 
-async def count_attempt(
-    session: AsyncSession, model: type[GatewayAttempt] | type[CarrierAttempt], key: str
-) -> int:
+async def count_attempt(session: AsyncSession, model: type[AttemptCounter], key: str) -> int:
     """Record one more try with `key` and return how many there have been, atomically."""
     statement = (
         insert(model)
         .values(idempotency_key=key, count=1)
         .on_conflict_do_update(
             index_elements=[model.idempotency_key],
-            set_={"count": model.count + 1, "last_attempt_at": func.now()},
+            set_={"count": model.count + 1, "last_attempt_at": utc_now()},
         )
         .returning(model.count)
     )
@@ -87,7 +84,7 @@ async def count_attempt(
 async def unavailable_this_try(
     plan: Plan,
     session: AsyncSession,
-    attempts: type[GatewayAttempt] | type[CarrierAttempt],
+    attempts: type[AttemptCounter],
     key: str,
 ) -> bool:
     if plan.always_unavailable:

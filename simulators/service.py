@@ -5,19 +5,20 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
-from sqlalchemy import text
+from sqlalchemy import MetaData, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from foundation.db import make_engine, make_session_factory
-from foundation.settings import Settings
 from foundation.telemetry import configure_logging
 from simulators.errors import error_response, error_responses, install_error_handlers
 from simulators.faults import FaultInjector
+from simulators.settings import SimulatorSettings
+from simulators.storage import create_ledger, make_session_factory, open_ledger
 
 
 def _session_factory(request: Request) -> async_sessionmaker[AsyncSession]:
@@ -45,7 +46,7 @@ health_router = APIRouter(tags=["health"])
 @health_router.get(
     "/health",
     response_model=Health,
-    summary="The simulator and its database answer",
+    summary="The simulator and its ledger answer",
     responses=error_responses(503),
 )
 async def health(request: Request, session: DbSession) -> Health | JSONResponse:
@@ -54,7 +55,7 @@ async def health(request: Request, session: DbSession) -> Health | JSONResponse:
         await asyncio.wait_for(session.execute(text("SELECT 1")), timeout)
     except Exception:
         return error_response(
-            503, "database_unavailable", f"PostgreSQL did not answer within {timeout}s."
+            503, "ledger_unavailable", f"The ledger did not answer within {timeout}s."
         )
     return Health(status="ok")
 
@@ -90,15 +91,21 @@ def build_app(
     *,
     title: str,
     summary: str,
-    settings: Settings,
+    settings: SimulatorSettings,
+    ledger: Path,
+    metadata: MetaData,
     faults: FaultInjector,
     routers: Sequence[APIRouter],
 ) -> FastAPI:
+    """A simulator app whose ledger is the SQLite file `ledger`, with `metadata`'s tables."""
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         configure_logging(settings.log_level)
-        # The Order API's database, but only the simulator's own schema is ever touched.
-        engine = make_engine(settings.effective_database_url)
+        # A file of its own, never the Order API's database: a third party keeps answering
+        # while the product's PostgreSQL is down.
+        engine = open_ledger(ledger)
+        await create_ledger(engine, metadata)
         app.state.session_factory = make_session_factory(engine)
         yield
         await engine.dispose()

@@ -30,6 +30,7 @@ from processes.devstack.temporal import TemporalDevServer
 from processes.worker import fulfillment_worker
 from simulators.carrier.app import create_app as create_carrier
 from simulators.payment_gateway.app import create_app as create_gateway
+from simulators.settings import SimulatorSettings
 from tests.support import FUZZ_CASES, in_process_client, serve_over_http
 
 
@@ -65,7 +66,15 @@ def temporal_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tempor
 
 
 @pytest.fixture(scope="session")
-def settings(database_url: str, temporal_server: TemporalDevServer) -> Iterator[Settings]:
+def simulator_settings(tmp_path_factory: pytest.TempPathFactory) -> SimulatorSettings:
+    """The session's simulators keep their ledgers in a directory of this session's own."""
+    return SimulatorSettings(data_dir=tmp_path_factory.mktemp("simulators"))
+
+
+@pytest.fixture(scope="session")
+def settings(
+    database_url: str, temporal_server: TemporalDevServer, simulator_settings: SimulatorSettings
+) -> Iterator[Settings]:
     """Settings for this test session, with the payment and carrier simulators listening."""
     base = Settings(
         database_url=database_url,
@@ -75,8 +84,8 @@ def settings(database_url: str, temporal_server: TemporalDevServer) -> Iterator[
         retry_profile="demo",
     )
     with (
-        serve_over_http(create_gateway(base)) as gateway_url,
-        serve_over_http(create_carrier(base)) as carrier_url,
+        serve_over_http(create_gateway(simulator_settings)) as gateway_url,
+        serve_over_http(create_carrier(simulator_settings)) as carrier_url,
     ):
         yield base.model_copy(
             update={"payment_gateway_url": gateway_url, "carrier_url": carrier_url}

@@ -304,6 +304,16 @@ class Stack:
             "PYTHONUNBUFFERED": "1",
         }
 
+    def simulator_env(self) -> dict[str, str]:
+        # The simulators stand in for third parties: they keep their ledgers in files under the
+        # data directory and are told nothing of the product's database.
+        env = {key: value for key, value in os.environ.items() if key != "DATABASE_URL"}
+        return {
+            **env,
+            "ORDER_API_DATA_DIR": str(self.settings.data_dir.resolve()),
+            "PYTHONUNBUFFERED": "1",
+        }
+
     def start(self) -> None:
         postgres = self.embedded_postgres()
         if postgres is not None and postgres.alive():
@@ -355,7 +365,7 @@ class Stack:
     def start_simulators(self) -> None:
         """Before the worker, so its first activity finds them answering."""
         simulators = self.simulators()
-        env = self.child_env()
+        env = self.simulator_env()
         for simulator in simulators:
             log_file = self.logs / f"{simulator.log_name}.log"
             self.services.append(

@@ -7,9 +7,8 @@ import random
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from foundation.models import CarrierAttempt, CarrierShipment
-from foundation.settings import Settings, get_settings
 from simulators.carrier import ledger, scenarios
+from simulators.carrier.models import Attempt, Base, Shipment
 from simulators.carrier.schemas import (
     ShipmentList,
     ShipmentOut,
@@ -26,6 +25,7 @@ from simulators.idempotency import (
     request_fingerprint,
 )
 from simulators.service import DbSession, build_app
+from simulators.settings import SimulatorSettings, get_simulator_settings
 
 # Faults first, so an injected 503 strikes before the key or the body is even looked at.
 mutations = APIRouter(tags=["shipments"], dependencies=[Depends(inject_faults)])
@@ -47,7 +47,7 @@ async def create_shipment(
     replayed = shipment is not None
     if shipment is None:
         plan = scenarios.plan_for(body.address.postal_code)
-        if await unavailable_this_try(plan, session, CarrierAttempt, key):
+        if await unavailable_this_try(plan, session, Attempt, key):
             raise SimulatorError(
                 503, "carrier_unavailable", "The carrier is unavailable; retry later."
             )
@@ -59,7 +59,7 @@ async def create_shipment(
     return _shipment_answer(shipment, replayed)
 
 
-def _shipment_answer(shipment: CarrierShipment, replayed: bool) -> JSONResponse:
+def _shipment_answer(shipment: Shipment, replayed: bool) -> JSONResponse:
     headers = replay_headers(replayed)
     if shipment.tracking_number is None:  # only a created shipment has one
         code = shipment.failure_code or scenarios.ADDRESS_REJECTED
@@ -77,7 +77,7 @@ def _shipment_answer(shipment: CarrierShipment, replayed: bool) -> JSONResponse:
     )
 
 
-def _record(shipment: CarrierShipment) -> ShipmentRecord:
+def _record(shipment: Shipment) -> ShipmentRecord:
     return ShipmentRecord.model_validate(
         {
             "id": shipment.id,
@@ -111,9 +111,9 @@ async def get_shipment(shipment_id: str, session: DbSession) -> ShipmentRecord:
     return _record(shipment)
 
 
-def create_app(settings: Settings | None = None, *, seed: int | None = None) -> FastAPI:
+def create_app(settings: SimulatorSettings | None = None, *, seed: int | None = None) -> FastAPI:
     """`seed` fixes the injected-fault dice, for a repeatable demo or test."""
-    settings = settings or get_settings()
+    settings = settings or get_simulator_settings()
     faults = FaultInjector(
         error_rate=settings.carrier_sim_error_rate,
         latency_ms=settings.carrier_sim_latency_ms,
@@ -123,6 +123,8 @@ def create_app(settings: Settings | None = None, *, seed: int | None = None) -> 
         title="Carrier simulator",
         summary="A shipping sandbox: idempotent shipments; magic postal codes script faults.",
         settings=settings,
+        ledger=settings.carrier_ledger,
+        metadata=Base.metadata,
         faults=faults,
         routers=[mutations, reads],
     )

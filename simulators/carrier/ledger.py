@@ -1,29 +1,29 @@
-"""The carrier's durable state: shipments and their Idempotency-Keys, in PostgreSQL.
+"""The carrier's durable state: shipments and their Idempotency-Keys, in its ledger file.
 
-Each function runs its own transaction, so an outcome is committed before it is answered.
+Each function runs its own transaction, so an outcome is committed before it is answered; the
+ledger runs one transaction at a time (see `simulators.storage`), which is what keeps a key to one
+shipment.
 """
 
 from __future__ import annotations
 
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.dialects.sqlite import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from foundation.models import CarrierShipment
+from simulators.carrier.models import Shipment
 from simulators.carrier.schemas import ShipmentRequest, ShipmentStatus
 from simulators.idempotency import Recorded
 from simulators.ids import new_id, new_tracking_number
 
 
-async def shipment_for_key(session: AsyncSession, key: str) -> CarrierShipment | None:
+async def shipment_for_key(session: AsyncSession, key: str) -> Shipment | None:
     async with session.begin():
         return await _shipment_for_key(session, key)
 
 
-async def _shipment_for_key(session: AsyncSession, key: str) -> CarrierShipment | None:
-    return await session.scalar(
-        select(CarrierShipment).where(CarrierShipment.idempotency_key == key)
-    )
+async def _shipment_for_key(session: AsyncSession, key: str) -> Shipment | None:
+    return await session.scalar(select(Shipment).where(Shipment.idempotency_key == key))
 
 
 async def record_shipment(
@@ -33,16 +33,17 @@ async def record_shipment(
     fingerprint: str,
     request: ShipmentRequest,
     failure_code: str | None,
-) -> Recorded[CarrierShipment]:
+) -> Recorded[Shipment]:
     """Store the shipment unless its key already has one; concurrent callers all get one row.
 
-    ON CONFLICT DO NOTHING waits for a concurrent insert of the same key to commit and then
-    inserts nothing, so the loser reads the winner's shipment and answers with that.
+    Transactions on the ledger never interleave, so a request that looked the key up before
+    another stored it finds the row here: ON CONFLICT DO NOTHING inserts nothing, and it reads
+    the winner's shipment and answers with that.
     """
     rejected = failure_code is not None
     async with session.begin():
         inserted = await session.scalar(
-            insert(CarrierShipment)
+            insert(Shipment)
             .values(
                 id=new_id("shp"),
                 idempotency_key=key,
@@ -54,8 +55,8 @@ async def record_shipment(
                 address=request.address.model_dump(mode="json"),
                 items=[item.model_dump(mode="json") for item in request.items],
             )
-            .on_conflict_do_nothing(index_elements=[CarrierShipment.idempotency_key])
-            .returning(CarrierShipment)
+            .on_conflict_do_nothing(index_elements=[Shipment.idempotency_key])
+            .returning(Shipment)
         )
         if inserted is not None:
             return Recorded(inserted, replayed=False)
@@ -64,16 +65,16 @@ async def record_shipment(
     return Recorded(winner, replayed=True)
 
 
-async def shipment_by_id(session: AsyncSession, shipment_id: str) -> CarrierShipment | None:
+async def shipment_by_id(session: AsyncSession, shipment_id: str) -> Shipment | None:
     async with session.begin():
-        return await session.get(CarrierShipment, shipment_id)
+        return await session.get(Shipment, shipment_id)
 
 
-async def shipments_for_reference(session: AsyncSession, reference: str) -> list[CarrierShipment]:
+async def shipments_for_reference(session: AsyncSession, reference: str) -> list[Shipment]:
     async with session.begin():
         found = await session.scalars(
-            select(CarrierShipment)
-            .where(CarrierShipment.reference == reference)
-            .order_by(CarrierShipment.created_at, CarrierShipment.id)
+            select(Shipment)
+            .where(Shipment.reference == reference)
+            .order_by(Shipment.created_at, Shipment.id)
         )
         return list(found)

@@ -7,8 +7,6 @@ import random
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from foundation.models import GatewayAttempt, GatewayCharge
-from foundation.settings import Settings, get_settings
 from simulators.errors import SimulatorError, error_response, error_responses
 from simulators.faults import FaultInjector, inject_faults, unavailable_this_try
 from simulators.idempotency import (
@@ -18,6 +16,7 @@ from simulators.idempotency import (
     request_fingerprint,
 )
 from simulators.payment_gateway import ledger, scenarios
+from simulators.payment_gateway.models import Attempt, Base, Charge
 from simulators.payment_gateway.schemas import (
     ChargeList,
     ChargeOut,
@@ -28,6 +27,7 @@ from simulators.payment_gateway.schemas import (
     RefundRequest,
 )
 from simulators.service import DbSession, build_app
+from simulators.settings import SimulatorSettings, get_simulator_settings
 
 # Faults first, so an injected 503 strikes before the key or the body is even looked at.
 mutations = APIRouter(tags=["payments"], dependencies=[Depends(inject_faults)])
@@ -49,7 +49,7 @@ async def create_charge(
     replayed = charge is not None
     if charge is None:
         plan = scenarios.plan_for(body.payment_method)
-        if await unavailable_this_try(plan, session, GatewayAttempt, key):
+        if await unavailable_this_try(plan, session, Attempt, key):
             raise SimulatorError(
                 503, "gateway_unavailable", "The payment gateway is unavailable; retry later."
             )
@@ -61,7 +61,7 @@ async def create_charge(
     return _charge_answer(charge, replayed)
 
 
-def _charge_answer(charge: GatewayCharge, replayed: bool) -> JSONResponse:
+def _charge_answer(charge: Charge, replayed: bool) -> JSONResponse:
     headers = replay_headers(replayed)
     if charge.failure_code is not None:
         message = scenarios.FAILURE_MESSAGES.get(charge.failure_code, "The charge failed.")
@@ -149,9 +149,9 @@ async def get_charge(charge_id: str, session: DbSession) -> ChargeRecord:
     return _record(found)
 
 
-def create_app(settings: Settings | None = None, *, seed: int | None = None) -> FastAPI:
+def create_app(settings: SimulatorSettings | None = None, *, seed: int | None = None) -> FastAPI:
     """`seed` fixes the injected-fault dice, for a repeatable demo or test."""
-    settings = settings or get_settings()
+    settings = settings or get_simulator_settings()
     faults = FaultInjector(
         error_rate=settings.payment_sim_error_rate,
         latency_ms=settings.payment_sim_latency_ms,
@@ -161,6 +161,8 @@ def create_app(settings: Settings | None = None, *, seed: int | None = None) -> 
         title="Payment gateway simulator",
         summary="A payment sandbox: idempotent charges and refunds; magic tokens script faults.",
         settings=settings,
+        ledger=settings.payment_gateway_ledger,
+        metadata=Base.metadata,
         faults=faults,
         routers=[mutations, reads],
     )

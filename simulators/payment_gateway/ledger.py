@@ -1,6 +1,8 @@
-"""The gateway's durable state: charges, refunds and their Idempotency-Keys, in PostgreSQL.
+"""The gateway's durable state: charges, refunds and their Idempotency-Keys, in its ledger file.
 
-Each function runs its own transaction, so an outcome is committed before it is answered.
+Each function runs its own transaction, so an outcome is committed before it is answered; the
+ledger runs one transaction at a time (see `simulators.storage`), which is what keeps a key to one
+charge and the refunds within the charge.
 """
 
 from __future__ import annotations
@@ -8,29 +10,29 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import ScalarSelect, func, select
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.dialects.sqlite import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from foundation.models import GatewayCharge, GatewayRefund
 from simulators.errors import SimulatorError
 from simulators.idempotency import Recorded, ensure_same_request
 from simulators.ids import new_id
+from simulators.payment_gateway.models import Charge, Refund
 from simulators.payment_gateway.schemas import ChargeRequest, ChargeStatus
 
 
 @dataclass(frozen=True)
 class ChargeWithRefunds:
-    charge: GatewayCharge
+    charge: Charge
     refunded_amount: int
 
 
-async def charge_for_key(session: AsyncSession, key: str) -> GatewayCharge | None:
+async def charge_for_key(session: AsyncSession, key: str) -> Charge | None:
     async with session.begin():
         return await _charge_for_key(session, key)
 
 
-async def _charge_for_key(session: AsyncSession, key: str) -> GatewayCharge | None:
-    return await session.scalar(select(GatewayCharge).where(GatewayCharge.idempotency_key == key))
+async def _charge_for_key(session: AsyncSession, key: str) -> Charge | None:
+    return await session.scalar(select(Charge).where(Charge.idempotency_key == key))
 
 
 async def record_charge(
@@ -40,16 +42,17 @@ async def record_charge(
     fingerprint: str,
     request: ChargeRequest,
     failure_code: str | None,
-) -> Recorded[GatewayCharge]:
+) -> Recorded[Charge]:
     """Store the charge unless its key already has one; concurrent callers all get one row.
 
-    ON CONFLICT DO NOTHING waits for a concurrent insert of the same key to commit and then
-    inserts nothing, so the loser reads the winner's charge and answers with that.
+    Transactions on the ledger never interleave, so a request that looked the key up before
+    another stored it finds the row here: ON CONFLICT DO NOTHING inserts nothing, and it reads
+    the winner's charge and answers with that.
     """
     status = ChargeStatus.SUCCEEDED if failure_code is None else ChargeStatus.FAILED
     async with session.begin():
         inserted = await session.scalar(
-            insert(GatewayCharge)
+            insert(Charge)
             .values(
                 id=new_id("ch"),
                 idempotency_key=key,
@@ -61,8 +64,8 @@ async def record_charge(
                 status=status.value,
                 failure_code=failure_code,
             )
-            .on_conflict_do_nothing(index_elements=[GatewayCharge.idempotency_key])
-            .returning(GatewayCharge)
+            .on_conflict_do_nothing(index_elements=[Charge.idempotency_key])
+            .returning(Charge)
         )
         if inserted is not None:
             return Recorded(inserted, replayed=False)
@@ -73,8 +76,8 @@ async def record_charge(
 
 def _refunded_amount() -> ScalarSelect[int]:
     return (
-        select(func.coalesce(func.sum(GatewayRefund.amount), 0))
-        .where(GatewayRefund.charge_id == GatewayCharge.id)
+        select(func.coalesce(func.sum(Refund.amount), 0))
+        .where(Refund.charge_id == Charge.id)
         .scalar_subquery()
     )
 
@@ -82,9 +85,7 @@ def _refunded_amount() -> ScalarSelect[int]:
 async def charge_by_id(session: AsyncSession, charge_id: str) -> ChargeWithRefunds | None:
     async with session.begin():
         row = (
-            await session.execute(
-                select(GatewayCharge, _refunded_amount()).where(GatewayCharge.id == charge_id)
-            )
+            await session.execute(select(Charge, _refunded_amount()).where(Charge.id == charge_id))
         ).one_or_none()
     return None if row is None else ChargeWithRefunds(row[0], row[1])
 
@@ -92,9 +93,9 @@ async def charge_by_id(session: AsyncSession, charge_id: str) -> ChargeWithRefun
 async def charges_for_reference(session: AsyncSession, reference: str) -> list[ChargeWithRefunds]:
     async with session.begin():
         rows = await session.execute(
-            select(GatewayCharge, _refunded_amount())
-            .where(GatewayCharge.reference == reference)
-            .order_by(GatewayCharge.created_at, GatewayCharge.id)
+            select(Charge, _refunded_amount())
+            .where(Charge.reference == reference)
+            .order_by(Charge.created_at, Charge.id)
         )
         return [ChargeWithRefunds(charge, refunded) for charge, refunded in rows]
 
@@ -105,13 +106,12 @@ def no_such_charge(charge_id: str) -> SimulatorError:
 
 async def refund_charge(
     session: AsyncSession, *, charge_id: str, key: str, fingerprint: str, amount: int | None
-) -> Recorded[GatewayRefund]:
+) -> Recorded[Refund]:
     """Refund `amount` of a charge (all that is left when None), once per key."""
     async with session.begin():
-        # Locking the charge serialises its refunds, so two keys can never refund more than it.
-        charge = await session.scalar(
-            select(GatewayCharge).where(GatewayCharge.id == charge_id).with_for_update()
-        )
+        # The transaction holds the ledger's write lock from its start (BEGIN IMMEDIATE), so two
+        # keys can never both read the same refunded amount and together refund more than it.
+        charge = await session.scalar(select(Charge).where(Charge.id == charge_id))
         if charge is None:
             raise no_such_charge(charge_id)
         previous = await _refund_for_key(session, key)
@@ -123,9 +123,7 @@ async def refund_charge(
                 409, "charge_not_refundable", f"Charge {charge_id!r} failed; nothing to refund."
             )
         refunded = await session.scalar(
-            select(func.coalesce(func.sum(GatewayRefund.amount), 0)).where(
-                GatewayRefund.charge_id == charge_id
-            )
+            select(func.coalesce(func.sum(Refund.amount), 0)).where(Refund.charge_id == charge_id)
         )
         remaining = charge.amount - (refunded or 0)
         if remaining <= 0:
@@ -139,7 +137,7 @@ async def refund_charge(
                 f"A refund of {amount} exceeds the {remaining} left on charge {charge_id!r}.",
             )
         inserted = await session.scalar(
-            insert(GatewayRefund)
+            insert(Refund)
             .values(
                 id=new_id("re"),
                 charge_id=charge_id,
@@ -147,17 +145,17 @@ async def refund_charge(
                 fingerprint=fingerprint,
                 amount=remaining if amount is None else amount,
             )
-            .on_conflict_do_nothing(index_elements=[GatewayRefund.idempotency_key])
-            .returning(GatewayRefund)
+            .on_conflict_do_nothing(index_elements=[Refund.idempotency_key])
+            .returning(Refund)
         )
         if inserted is not None:
             return Recorded(inserted, replayed=False)
-        # The same key, at the same moment, refunding another charge: that request won.
+        # The same key, used before to refund another charge: that request won.
         winner = await _refund_for_key(session, key)
         assert winner is not None, "the conflicting refund was committed before it resolved"
         ensure_same_request(winner.fingerprint, fingerprint)
         return Recorded(winner, replayed=True)
 
 
-async def _refund_for_key(session: AsyncSession, key: str) -> GatewayRefund | None:
-    return await session.scalar(select(GatewayRefund).where(GatewayRefund.idempotency_key == key))
+async def _refund_for_key(session: AsyncSession, key: str) -> Refund | None:
+    return await session.scalar(select(Refund).where(Refund.idempotency_key == key))

@@ -1,4 +1,4 @@
-"""The carrier simulator against real PostgreSQL: outcomes, idempotency, faults."""
+"""The carrier simulator on its own ledger file: outcomes, idempotency, faults."""
 
 from __future__ import annotations
 
@@ -6,16 +6,18 @@ import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from foundation.models import CarrierAttempt, CarrierShipment
-from foundation.settings import Settings
 from simulators.carrier.app import create_app
+from simulators.carrier.models import Attempt, Shipment
+from simulators.settings import SimulatorSettings
+from simulators.storage import make_session_factory, open_ledger
 from tests.support import in_process_client, serve_over_http
 
 pytestmark = pytest.mark.integration
@@ -24,15 +26,23 @@ Sessions = async_sessionmaker[AsyncSession]
 
 
 @pytest.fixture
-async def clean_carrier(sessions: Sessions) -> None:
-    async with sessions.begin() as session:
-        await session.execute(text("TRUNCATE carrier.shipments, carrier.attempts"))
+def carrier_settings(tmp_path: Path) -> SimulatorSettings:
+    """A ledger file of this test's own, so every test starts from an empty carrier."""
+    return SimulatorSettings(data_dir=tmp_path)
 
 
 @pytest.fixture
-async def carrier(settings: Settings, clean_carrier: None) -> AsyncIterator[httpx.AsyncClient]:
-    async with in_process_client(create_app(settings)) as client:
+async def carrier(carrier_settings: SimulatorSettings) -> AsyncIterator[httpx.AsyncClient]:
+    async with in_process_client(create_app(carrier_settings)) as client:
         yield client
+
+
+@pytest.fixture
+async def ledger_sessions(carrier_settings: SimulatorSettings) -> AsyncIterator[Sessions]:
+    """Sessions on the carrier's ledger file, opened apart from the app, as an operator would."""
+    engine = open_ledger(carrier_settings.carrier_ledger)
+    yield make_session_factory(engine)
+    await engine.dispose()
 
 
 def shipment_body(postal_code: str = "12345", **overrides: Any) -> dict[str, Any]:
@@ -56,7 +66,7 @@ def key() -> dict[str, str]:
 
 async def shipment_count(sessions: Sessions, reference: str) -> int:
     async with sessions() as session:
-        statement = select(func.count()).where(CarrierShipment.reference == reference)
+        statement = select(func.count()).where(Shipment.reference == reference)
         return (await session.scalar(statement)) or 0
 
 
@@ -75,7 +85,7 @@ async def test_shipment_is_created_with_a_tracking_number(carrier: httpx.AsyncCl
 
 
 async def test_replay_returns_the_same_shipment_marked_replayed(
-    carrier: httpx.AsyncClient, sessions: Sessions
+    carrier: httpx.AsyncClient, ledger_sessions: Sessions
 ) -> None:
     body, headers = shipment_body(), key()
     first = await carrier.post("/shipments", json=body, headers=headers)
@@ -85,7 +95,7 @@ async def test_replay_returns_the_same_shipment_marked_replayed(
     assert again.status_code == 200
     assert again.headers["Idempotent-Replayed"] == "true"
     assert again.json() == first.json()
-    assert await shipment_count(sessions, body["reference"]) == 1
+    assert await shipment_count(ledger_sessions, body["reference"]) == 1
 
 
 async def test_same_key_with_a_different_body_is_422(carrier: httpx.AsyncClient) -> None:
@@ -108,7 +118,7 @@ async def test_missing_idempotency_key_is_400(carrier: httpx.AsyncClient) -> Non
 
 
 async def test_postal_code_00000_is_always_503_and_stores_nothing(
-    carrier: httpx.AsyncClient, sessions: Sessions
+    carrier: httpx.AsyncClient, ledger_sessions: Sessions
 ) -> None:
     body, headers = shipment_body("00000"), key()
 
@@ -116,7 +126,7 @@ async def test_postal_code_00000_is_always_503_and_stores_nothing(
 
     assert {a.status_code for a in answers} == {503}
     assert {a.json()["error"] for a in answers} == {"carrier_unavailable"}
-    assert await shipment_count(sessions, body["reference"]) == 0
+    assert await shipment_count(ledger_sessions, body["reference"]) == 0
 
 
 async def test_postal_code_99999_is_rejected_and_the_rejection_is_replayed(
@@ -135,21 +145,21 @@ async def test_postal_code_99999_is_rejected_and_the_rejection_is_replayed(
 
 
 async def test_postal_code_00003_succeeds_on_the_fourth_try(
-    carrier: httpx.AsyncClient, sessions: Sessions
+    carrier: httpx.AsyncClient, ledger_sessions: Sessions
 ) -> None:
     body, headers = shipment_body("00003"), key()
 
     answers = [await carrier.post("/shipments", json=body, headers=headers) for _ in range(4)]
 
     assert [a.status_code for a in answers] == [503, 503, 503, 201]
-    assert await shipment_count(sessions, body["reference"]) == 1
-    async with sessions() as session:
-        attempts = await session.get(CarrierAttempt, headers["Idempotency-Key"])
+    assert await shipment_count(ledger_sessions, body["reference"]) == 1
+    async with ledger_sessions() as session:
+        attempts = await session.get(Attempt, headers["Idempotency-Key"])
     assert attempts is not None and attempts.count == 4
 
 
 async def test_twenty_concurrent_posts_with_one_key_make_exactly_one_shipment(
-    carrier: httpx.AsyncClient, sessions: Sessions
+    carrier: httpx.AsyncClient, ledger_sessions: Sessions
 ) -> None:
     body, headers = shipment_body(), key()
 
@@ -159,7 +169,7 @@ async def test_twenty_concurrent_posts_with_one_key_make_exactly_one_shipment(
 
     assert sorted(a.status_code for a in answers) == [200] * 19 + [201]
     assert len({a.json()["tracking_number"] for a in answers}) == 1
-    assert await shipment_count(sessions, body["reference"]) == 1
+    assert await shipment_count(ledger_sessions, body["reference"]) == 1
 
 
 async def test_shipments_are_listed_by_reference_rejections_included(
@@ -204,9 +214,9 @@ async def test_a_shipment_is_read_by_id_and_an_unknown_one_is_404(
 
 
 async def test_injected_error_rate_1_fails_before_anything_is_stored(
-    settings: Settings, clean_carrier: None, sessions: Sessions
+    carrier_settings: SimulatorSettings, ledger_sessions: Sessions
 ) -> None:
-    failing = settings.model_copy(update={"carrier_sim_error_rate": 1.0})
+    failing = carrier_settings.model_copy(update={"carrier_sim_error_rate": 1.0})
     body, headers = shipment_body("00002"), key()
 
     async with in_process_client(create_app(failing)) as carrier:
@@ -214,15 +224,13 @@ async def test_injected_error_rate_1_fails_before_anything_is_stored(
 
     assert {a.status_code for a in answers} == {503}
     assert {a.json()["error"] for a in answers} == {"injected_fault"}
-    assert await shipment_count(sessions, body["reference"]) == 0
-    async with sessions() as session:
-        assert await session.get(CarrierAttempt, headers["Idempotency-Key"]) is None
+    assert await shipment_count(ledger_sessions, body["reference"]) == 0
+    async with ledger_sessions() as session:
+        assert await session.get(Attempt, headers["Idempotency-Key"]) is None
 
 
-async def test_configured_latency_delays_every_answer(
-    settings: Settings, clean_carrier: None
-) -> None:
-    slow = settings.model_copy(update={"carrier_sim_latency_ms": 300})
+async def test_configured_latency_delays_every_answer(carrier_settings: SimulatorSettings) -> None:
+    slow = carrier_settings.model_copy(update={"carrier_sim_latency_ms": 300})
 
     async with in_process_client(create_app(slow)) as carrier:
         started = time.monotonic()
@@ -243,9 +251,9 @@ async def test_unknown_route_is_404_in_the_carrier_error_shape(
 
 
 async def test_carrier_served_in_background_answers_on_a_real_port(
-    settings: Settings, clean_carrier: None
+    carrier_settings: SimulatorSettings,
 ) -> None:
-    with serve_over_http(create_app(settings)) as url:
+    with serve_over_http(create_app(carrier_settings)) as url:
         async with httpx.AsyncClient(base_url=url) as client:
             response = await client.post("/shipments", json=shipment_body(), headers=key())
 

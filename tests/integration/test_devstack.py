@@ -275,3 +275,14 @@ def test_supervisor_gives_up_on_a_worker_that_dies_at_start(tmp_path: Path) -> N
     supervisor.services = [worker]
     with pytest.raises(StackError, match="worker exited with code 4"):
         supervisor.supervise()
+
+
+def test_simulators_are_given_the_data_directory_and_not_the_product_database(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", "postgresql+psycopg://u@db.internal:5432/orders")
+
+    env = Stack(stack_settings(tmp_path)).simulator_env()
+
+    assert "DATABASE_URL" not in env
+    assert env["ORDER_API_DATA_DIR"] == str(tmp_path.resolve())

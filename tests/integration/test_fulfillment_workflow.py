@@ -36,6 +36,7 @@ from foundation.workflow_ids import order_workflow_id
 from processes.devstack.temporal import temporal_cli
 from processes.worker import fulfillment_worker
 from simulators.carrier.app import create_app as create_carrier
+from simulators.settings import SimulatorSettings
 from tests.support import keep_history, serve_over_http
 from workflows.contracts import CancelRequest, OrderWorkflowResult, RetryProfile
 from workflows.order_fulfillment import (
@@ -269,11 +270,14 @@ async def test_out_of_stock_fails_without_charging(
 
 @pytest.fixture(scope="module")
 async def slow_carrier_client(
-    skipping_env: WorkflowEnvironment, providers: Settings, sessions: Sessions
+    skipping_env: WorkflowEnvironment,
+    providers: Settings,
+    simulator_settings: SimulatorSettings,
+    sessions: Sessions,
 ) -> AsyncIterator[tuple[Client, Settings]]:
     """A worker whose carrier takes 3 s to answer: a shipment attempt is reliably in flight
     (and time does not skip) while a test cancels."""
-    slow = providers.model_copy(update={"carrier_sim_latency_ms": 3000})
+    slow = simulator_settings.model_copy(update={"carrier_sim_latency_ms": 3000})
     with serve_over_http(create_carrier(slow)) as carrier_url:
         settings = providers.model_copy(
             update={

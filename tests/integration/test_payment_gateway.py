@@ -1,4 +1,4 @@
-"""The payment gateway simulator against real PostgreSQL: outcomes, idempotency, faults."""
+"""The payment gateway simulator on its own ledger file: outcomes, idempotency, faults."""
 
 from __future__ import annotations
 
@@ -6,36 +6,45 @@ import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from foundation.models import GatewayAttempt, GatewayCharge, GatewayRefund
-from foundation.settings import Settings
 from processes.devstack.ports import free_port, port_is_open
 from simulators.payment_gateway import ledger
 from simulators.payment_gateway.app import create_app
+from simulators.payment_gateway.models import Attempt, Charge, Refund
+from simulators.settings import SimulatorSettings
+from simulators.storage import make_session_factory, open_ledger
 from tests.support import in_process_client, serve_over_http
 
 pytestmark = pytest.mark.integration
 
 Sessions = async_sessionmaker[AsyncSession]
-GATEWAY_TABLES = ("payment_gateway.refunds", "payment_gateway.charges", "payment_gateway.attempts")
 
 
 @pytest.fixture
-async def clean_gateway(sessions: Sessions) -> None:
-    async with sessions.begin() as session:
-        await session.execute(text(f"TRUNCATE {', '.join(GATEWAY_TABLES)}"))
+def gateway_settings(tmp_path: Path) -> SimulatorSettings:
+    """A ledger file of this test's own, so every test starts from an empty gateway."""
+    return SimulatorSettings(data_dir=tmp_path)
 
 
 @pytest.fixture
-async def gateway(settings: Settings, clean_gateway: None) -> AsyncIterator[httpx.AsyncClient]:
-    async with in_process_client(create_app(settings)) as client:
+async def gateway(gateway_settings: SimulatorSettings) -> AsyncIterator[httpx.AsyncClient]:
+    async with in_process_client(create_app(gateway_settings)) as client:
         yield client
+
+
+@pytest.fixture
+async def ledger_sessions(gateway_settings: SimulatorSettings) -> AsyncIterator[Sessions]:
+    """Sessions on the gateway's ledger file, opened apart from the app, as an operator would."""
+    engine = open_ledger(gateway_settings.payment_gateway_ledger)
+    yield make_session_factory(engine)
+    await engine.dispose()
 
 
 def charge_body(**overrides: Any) -> dict[str, Any]:
@@ -54,7 +63,7 @@ def key() -> dict[str, str]:
 
 async def charge_count(sessions: Sessions, reference: str) -> int:
     async with sessions() as session:
-        statement = select(func.count()).where(GatewayCharge.reference == reference)
+        statement = select(func.count()).where(Charge.reference == reference)
         return (await session.scalar(statement)) or 0
 
 
@@ -88,7 +97,7 @@ async def test_any_other_token_succeeds_like_tok_visa(gateway: httpx.AsyncClient
 
 
 async def test_replay_returns_the_same_charge_marked_replayed(
-    gateway: httpx.AsyncClient, sessions: Sessions
+    gateway: httpx.AsyncClient, ledger_sessions: Sessions
 ) -> None:
     body, headers = charge_body(), key()
     first = await gateway.post("/charges", json=body, headers=headers)
@@ -98,7 +107,7 @@ async def test_replay_returns_the_same_charge_marked_replayed(
     assert again.status_code == 200
     assert again.headers["Idempotent-Replayed"] == "true"
     assert again.json() == first.json()
-    assert await charge_count(sessions, body["reference"]) == 1
+    assert await charge_count(ledger_sessions, body["reference"]) == 1
 
 
 async def test_same_key_with_a_different_body_is_422(gateway: httpx.AsyncClient) -> None:
@@ -112,7 +121,7 @@ async def test_same_key_with_a_different_body_is_422(gateway: httpx.AsyncClient)
 
 
 async def test_missing_idempotency_key_is_400(
-    gateway: httpx.AsyncClient, sessions: Sessions
+    gateway: httpx.AsyncClient, ledger_sessions: Sessions
 ) -> None:
     body = charge_body()
 
@@ -120,7 +129,7 @@ async def test_missing_idempotency_key_is_400(
 
     assert response.status_code == 400
     assert response.json()["error"] == "idempotency_key_missing"
-    assert await charge_count(sessions, body["reference"]) == 0
+    assert await charge_count(ledger_sessions, body["reference"]) == 0
 
 
 @pytest.mark.parametrize("bad_key", ["", "   ", "k" * 256])
@@ -145,7 +154,7 @@ async def test_invalid_body_is_400_naming_the_field(gateway: httpx.AsyncClient) 
 
 
 async def test_declined_card_is_402_and_its_replay_is_the_same_402(
-    gateway: httpx.AsyncClient, sessions: Sessions
+    gateway: httpx.AsyncClient, ledger_sessions: Sessions
 ) -> None:
     body, headers = charge_body(payment_method="tok_declined"), key()
 
@@ -165,7 +174,7 @@ async def test_declined_card_is_402_and_its_replay_is_the_same_402(
 
 
 async def test_flaky_token_fails_twice_then_succeeds_with_the_same_key(
-    gateway: httpx.AsyncClient, sessions: Sessions
+    gateway: httpx.AsyncClient, ledger_sessions: Sessions
 ) -> None:
     body, headers = charge_body(payment_method="tok_flaky"), key()
 
@@ -173,7 +182,7 @@ async def test_flaky_token_fails_twice_then_succeeds_with_the_same_key(
 
     assert [a.status_code for a in answers] == [503, 503, 201]
     assert answers[0].json()["error"] == "gateway_unavailable"
-    assert await charge_count(sessions, body["reference"]) == 1
+    assert await charge_count(ledger_sessions, body["reference"]) == 1
 
 
 async def test_flaky_count_starts_again_for_a_fresh_key(gateway: httpx.AsyncClient) -> None:
@@ -188,7 +197,7 @@ async def test_flaky_count_starts_again_for_a_fresh_key(gateway: httpx.AsyncClie
 
 
 async def test_gateway_down_is_always_503_and_stores_no_charge(
-    gateway: httpx.AsyncClient, sessions: Sessions
+    gateway: httpx.AsyncClient, ledger_sessions: Sessions
 ) -> None:
     body, headers = charge_body(payment_method="tok_gateway_down"), key()
 
@@ -196,11 +205,11 @@ async def test_gateway_down_is_always_503_and_stores_no_charge(
 
     assert {a.status_code for a in answers} == {503}
     assert {a.json()["error"] for a in answers} == {"gateway_unavailable"}
-    assert await charge_count(sessions, body["reference"]) == 0
+    assert await charge_count(ledger_sessions, body["reference"]) == 0
 
 
 async def test_twenty_concurrent_posts_with_one_key_make_exactly_one_charge(
-    gateway: httpx.AsyncClient, sessions: Sessions
+    gateway: httpx.AsyncClient, ledger_sessions: Sessions
 ) -> None:
     body, headers = charge_body(), key()
 
@@ -211,11 +220,11 @@ async def test_twenty_concurrent_posts_with_one_key_make_exactly_one_charge(
     statuses = sorted(a.status_code for a in answers)
     assert statuses == [200] * 19 + [201]
     assert len({a.json()["id"] for a in answers}) == 1
-    assert await charge_count(sessions, body["reference"]) == 1
+    assert await charge_count(ledger_sessions, body["reference"]) == 1
 
 
 async def test_requests_racing_past_the_key_lookup_still_make_one_charge(
-    gateway: httpx.AsyncClient, sessions: Sessions, monkeypatch: pytest.MonkeyPatch
+    gateway: httpx.AsyncClient, ledger_sessions: Sessions, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     async def nothing_stored_yet(_session: AsyncSession, _key: str) -> None:
         return None
@@ -230,7 +239,7 @@ async def test_requests_racing_past_the_key_lookup_still_make_one_charge(
 
     assert sorted(a.status_code for a in answers) == [200] * 9 + [201]
     assert len({a.json()["id"] for a in answers}) == 1
-    assert await charge_count(sessions, body["reference"]) == 1
+    assert await charge_count(ledger_sessions, body["reference"]) == 1
 
 
 async def test_charges_are_listed_by_reference_with_their_refunded_amount(
@@ -285,7 +294,7 @@ async def test_refund_without_amount_refunds_the_whole_charge(gateway: httpx.Asy
 
 
 async def test_refund_replay_returns_the_same_refund(
-    gateway: httpx.AsyncClient, sessions: Sessions
+    gateway: httpx.AsyncClient, ledger_sessions: Sessions
 ) -> None:
     charge, headers = await a_charge(gateway), key()
     first = await gateway.post(f"/charges/{charge['id']}/refunds", json={}, headers=headers)
@@ -295,10 +304,8 @@ async def test_refund_replay_returns_the_same_refund(
     assert again.status_code == 200
     assert again.headers["Idempotent-Replayed"] == "true"
     assert again.json() == first.json()
-    async with sessions() as session:
-        refunds = await session.scalar(
-            select(func.count()).where(GatewayRefund.charge_id == charge["id"])
-        )
+    async with ledger_sessions() as session:
+        refunds = await session.scalar(select(func.count()).where(Refund.charge_id == charge["id"]))
     assert refunds == 1
 
 
@@ -366,9 +373,9 @@ async def test_refund_of_a_declined_charge_is_409(gateway: httpx.AsyncClient) ->
 
 
 async def test_injected_error_rate_1_fails_before_anything_is_stored(
-    settings: Settings, clean_gateway: None, sessions: Sessions
+    gateway_settings: SimulatorSettings, ledger_sessions: Sessions
 ) -> None:
-    failing = settings.model_copy(update={"payment_sim_error_rate": 1.0})
+    failing = gateway_settings.model_copy(update={"payment_sim_error_rate": 1.0})
     body = charge_body(payment_method="tok_flaky")
     headers = key()
 
@@ -377,16 +384,14 @@ async def test_injected_error_rate_1_fails_before_anything_is_stored(
 
     assert {a.status_code for a in answers} == {503}
     assert {a.json()["error"] for a in answers} == {"injected_fault"}
-    assert await charge_count(sessions, body["reference"]) == 0
-    async with sessions() as session:
+    assert await charge_count(ledger_sessions, body["reference"]) == 0
+    async with ledger_sessions() as session:
         # Not even the flaky token's attempt counter moved: the fault struck first.
-        assert await session.get(GatewayAttempt, headers["Idempotency-Key"]) is None
+        assert await session.get(Attempt, headers["Idempotency-Key"]) is None
 
 
-async def test_configured_latency_delays_every_answer(
-    settings: Settings, clean_gateway: None
-) -> None:
-    slow = settings.model_copy(update={"payment_sim_latency_ms": 300})
+async def test_configured_latency_delays_every_answer(gateway_settings: SimulatorSettings) -> None:
+    slow = gateway_settings.model_copy(update={"payment_sim_latency_ms": 300})
 
     async with in_process_client(create_app(slow)) as gateway:
         started = time.monotonic()
@@ -397,28 +402,63 @@ async def test_configured_latency_delays_every_answer(
     assert elapsed >= 0.3
 
 
-async def test_health_answers_ok_when_the_database_does(gateway: httpx.AsyncClient) -> None:
+async def test_health_answers_ok_when_the_ledger_does(gateway: httpx.AsyncClient) -> None:
     response = await gateway.get("/health")
 
     assert (response.status_code, response.json()) == (200, {"status": "ok"})
 
 
-async def test_health_is_503_when_the_database_is_unreachable(settings: Settings) -> None:
-    unreachable = settings.model_copy(
-        update={"database_url": f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/orders"}
-    )
+async def test_charges_succeed_while_the_order_api_database_is_unreachable(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # Every way the product finds its PostgreSQL points at a port nothing listens on.
+    closed = free_port()
+    monkeypatch.setenv("DATABASE_URL", f"postgresql+psycopg://postgres@127.0.0.1:{closed}/orders")
+    monkeypatch.setenv("ORDER_API_POSTGRES_PORT", str(closed))
+    monkeypatch.setenv("ORDER_API_DATA_DIR", str(tmp_path))
 
-    async with in_process_client(create_app(unreachable)) as gateway:
-        response = await gateway.get("/health")
+    async with in_process_client(create_app(SimulatorSettings())) as gateway:
+        health = await gateway.get("/health")
+        charge = await gateway.post("/charges", json=charge_body(), headers=key())
 
-    assert response.status_code == 503
-    assert response.json()["error"] == "database_unavailable"
+    assert health.status_code == 200
+    assert charge.status_code == 201
+    assert (tmp_path / "simulators" / "payment-gateway.sqlite3").is_file()
+
+
+async def test_attempt_counts_survive_a_restart(gateway_settings: SimulatorSettings) -> None:
+    body, headers = charge_body(payment_method="tok_flaky"), key()
+    async with in_process_client(create_app(gateway_settings)) as gateway:
+        first = await gateway.post("/charges", json=body, headers=headers)
+
+    async with in_process_client(create_app(gateway_settings)) as restarted:
+        after = [await restarted.post("/charges", json=body, headers=headers) for _ in range(2)]
+
+    assert [a.status_code for a in (first, *after)] == [503, 503, 201]
+
+
+async def test_two_gateways_on_one_ledger_file_make_one_charge_per_key(
+    gateway_settings: SimulatorSettings, ledger_sessions: Sessions
+) -> None:
+    body, headers = charge_body(), key()
+
+    async with (
+        in_process_client(create_app(gateway_settings)) as one,
+        in_process_client(create_app(gateway_settings)) as other,
+    ):
+        answers = await asyncio.gather(
+            *(client.post("/charges", json=body, headers=headers) for client in [one, other] * 10)
+        )
+
+    assert sorted(a.status_code for a in answers) == [200] * 19 + [201]
+    assert len({a.json()["id"] for a in answers}) == 1
+    assert await charge_count(ledger_sessions, body["reference"]) == 1
 
 
 async def test_gateway_served_over_http_answers_on_a_real_port_until_the_block_ends(
-    settings: Settings, clean_gateway: None
+    gateway_settings: SimulatorSettings,
 ) -> None:
-    with serve_over_http(create_app(settings)) as url:
+    with serve_over_http(create_app(gateway_settings)) as url:
         async with httpx.AsyncClient(base_url=url) as client:
             charge = await client.post("/charges", json=charge_body(), headers=key())
             health = await client.get("/health")
@@ -429,7 +469,7 @@ async def test_gateway_served_over_http_answers_on_a_real_port_until_the_block_e
 
 
 async def test_faults_can_take_the_gateway_down_and_bring_it_back(
-    gateway: httpx.AsyncClient, sessions: Sessions
+    gateway: httpx.AsyncClient, ledger_sessions: Sessions
 ) -> None:
     down = await gateway.put("/faults", json={"error_rate": 1.0, "latency_ms": 0})
     failed = await gateway.post("/charges", json=charge_body(), headers=key())

@@ -25,8 +25,6 @@ from api.idempotency.repository import IdempotencyRepository, Mismatch
 from api.orders.service import OrderService
 from foundation.settings import Settings
 from processes.reconciler import purge_expired_keys, start_unstarted_workflows
-from simulators.carrier import ledger as carrier_ledger
-from simulators.payment_gateway import ledger as gateway_ledger
 
 pytestmark = pytest.mark.integration
 
@@ -86,23 +84,7 @@ FILL = [
            CASE WHEN n % {UNRESOLVED_EVERY} = 0 THEN NULL ELSE now() END
     FROM generate_series(1, {DEAD_LETTERS}) AS n
     """,
-    f"""
-    INSERT INTO payment_gateway.charges (id, idempotency_key, fingerprint, amount, currency,
-                                         payment_method, reference, status)
-    SELECT 'ch_plan_' || n, 'plan-charge-' || n, md5('c' || n), 1999, 'USD', 'tok_visa',
-           md5('plan-order-' || n)::uuid::text, 'succeeded'
-    FROM generate_series(1, {ORDERS}) AS n
-    """,
-    f"""
-    INSERT INTO carrier.shipments (id, idempotency_key, fingerprint, reference, status,
-                                   tracking_number, address, items)
-    SELECT 'sh_plan_' || n, 'plan-shipment-' || n, md5('s' || n),
-           md5('plan-order-' || n)::uuid::text, 'created', 'PLAN' || n, '{{}}'::jsonb,
-           '[]'::jsonb
-    FROM generate_series(1, {ORDERS}) AS n
-    """,
-    "ANALYZE orders, order_items, order_status_history, idempotency_keys, dead_letters,"
-    " payment_gateway.charges, carrier.shipments",
+    "ANALYZE orders, order_items, order_status_history, idempotency_keys, dead_letters",
 ]
 
 
@@ -313,31 +295,3 @@ async def test_expired_keys_purge(
         assert await purge_expired_keys(bound_sessions) == ORDERS // EXPIRED_EVERY
     plan = await explain(connection, log.one("DELETE FROM idempotency_keys"))
     plan.assert_uses("ix_idempotency_keys_expires_at", not_seq_scanned="idempotency_keys")
-
-
-async def test_gateway_charges_by_reference(
-    engine: AsyncEngine,
-    connection: AsyncConnection,
-    bound_sessions: async_sessionmaker[AsyncSession],
-) -> None:
-    reference = str(await order_id_of(connection, 1234))
-    with recording(engine) as log:
-        async with bound_sessions() as session:
-            charges = await gateway_ledger.charges_for_reference(session, reference)
-    assert len(charges) == 1
-    plan = await explain(connection, log.one("FROM payment_gateway.charges"))
-    plan.assert_uses("ix_payment_gateway_charges_reference", not_seq_scanned="charges")
-
-
-async def test_carrier_shipments_by_reference(
-    engine: AsyncEngine,
-    connection: AsyncConnection,
-    bound_sessions: async_sessionmaker[AsyncSession],
-) -> None:
-    reference = str(await order_id_of(connection, 1234))
-    with recording(engine) as log:
-        async with bound_sessions() as session:
-            shipments = await carrier_ledger.shipments_for_reference(session, reference)
-    assert len(shipments) == 1
-    plan = await explain(connection, log.one("FROM carrier.shipments"))
-    plan.assert_uses("ix_carrier_shipments_reference", not_seq_scanned="shipments")

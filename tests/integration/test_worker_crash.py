@@ -23,6 +23,7 @@ from foundation.models import Order, OrderItem
 from foundation.settings import Settings
 from foundation.workflow_ids import order_workflow_id
 from simulators.payment_gateway.app import create_app as create_gateway
+from simulators.settings import SimulatorSettings
 from tests.support import serve_over_http
 from workflows.contracts import RetryProfile
 from workflows.order_fulfillment import OrderFulfillmentWorkflow
@@ -34,9 +35,9 @@ GATEWAY_LATENCY_MS = 3000
 
 
 @pytest.fixture
-def slow_gateway(settings: Settings) -> Iterator[str]:
+def slow_gateway(simulator_settings: SimulatorSettings) -> Iterator[str]:
     """A gateway that takes 3 s per request, so a charge is reliably in flight when we kill."""
-    slow = settings.model_copy(update={"payment_sim_latency_ms": GATEWAY_LATENCY_MS})
+    slow = simulator_settings.model_copy(update={"payment_sim_latency_ms": GATEWAY_LATENCY_MS})
     with serve_over_http(create_gateway(slow)) as url:
         yield url
 

@@ -6,10 +6,9 @@ import asyncio
 import logging
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.service import RPCError
@@ -29,9 +28,9 @@ from foundation.domain import OrderStatus
 from foundation.models import Order, OrderItem
 from foundation.settings import Settings
 from foundation.workflow_ids import order_workflow_id
-from workflows.contracts import CancelRequest, RetryProfile
+from workflows.contracts import CancelRequest
 from workflows.order_fulfillment import CANCELLABLE, OrderFulfillmentWorkflow
-from workflows.starter import start_fulfillment
+from workflows.starter import start_and_record_fulfillment
 
 logger = logging.getLogger(__name__)
 
@@ -131,18 +130,12 @@ class OrderService:
 
         # 3. Start the workflow. If Temporal is unreachable the order is still accepted:
         #    the worker's reconciler starts every order whose start was never confirmed.
-        started = await self._try_start(order)
+        await self._try_start(order)
 
         # 4. Store the response for replays and release the claim.
         body = order_out(order).model_dump(mode="json")
         location = f"/orders/{order.id}"
         async with self._sessions.begin() as session:
-            if started:
-                await session.execute(
-                    update(Order)
-                    .where(Order.id == order.id)
-                    .values(workflow_started_at=datetime.now(UTC))
-                )
             await self._keys(session).complete(claim.key_id, 201, body, location)
         return PlacedOrder(201, body, location, replayed=False)
 
@@ -199,13 +192,10 @@ class OrderService:
             await session.refresh(order, ["created_at", "history"])
             return order
 
-    async def _try_start(self, order: Order) -> bool:
+    async def _try_start(self, order: Order) -> None:
         try:
-            await start_fulfillment(
-                self._temporal,
-                self._settings.task_queue,
-                order,
-                RetryProfile(self._settings.effective_retry_profile),
+            await start_and_record_fulfillment(
+                self._temporal, self._settings, self._sessions, order
             )
         except Exception:
             logger.warning(
@@ -214,8 +204,6 @@ class OrderService:
                 order.id,
                 exc_info=True,
             )
-            return False
-        return True
 
     async def get(self, order_id: uuid.UUID, customer: str, *, is_admin: bool) -> Order | None:
         async with self._sessions() as session:

@@ -32,6 +32,24 @@ class Step(StrEnum):
     RECORD = "record"
 
 
+class ErrorType(StrEnum):
+    """Failure types steps and the workflow raise. The values are stable: recorded histories,
+    dead-letter rows and retry policies' non-retryable lists carry them."""
+
+    # Answers retrying cannot change: each step's policy lists its own as non-retryable.
+    OUT_OF_STOCK = "OutOfStock"
+    PAYMENT_DECLINED = "PaymentDeclined"
+    ADDRESS_REJECTED = "AddressRejected"
+    # A provider that could not answer (retried) or refused the request itself (not retried).
+    PAYMENT_GATEWAY_UNAVAILABLE = "PaymentGatewayUnavailable"
+    PAYMENT_REQUEST_REJECTED = "PaymentRequestRejected"
+    CARRIER_UNAVAILABLE = "CarrierUnavailable"
+    SHIPMENT_REQUEST_REJECTED = "ShipmentRequestRejected"
+    # The workflow's own: the run failed after a step did, and a cancel that came too late.
+    ORDER_FULFILLMENT_FAILED = "OrderFulfillmentFailed"
+    TOO_LATE_TO_CANCEL = "TooLateToCancel"
+
+
 class OrderLine(BaseModel):
     sku: str
     quantity: int

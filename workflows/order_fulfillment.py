@@ -23,6 +23,7 @@ with workflow.unsafe.imports_passed_through():
         ChargePayment,
         CreateShipment,
         DeadLetterRecord,
+        ErrorType,
         OrderWorkflowInput,
         OrderWorkflowResult,
         ReserveStock,
@@ -33,8 +34,6 @@ with workflow.unsafe.imports_passed_through():
     from workflows.retry_policies import policy_for
 
 WORKFLOW_NAME = "OrderFulfillment"
-FAILED_ERROR_TYPE = "OrderFulfillmentFailed"
-TOO_LATE_TO_CANCEL = "TooLateToCancel"
 # Cancelling is possible until the parcel is with the carrier.
 CANCELLABLE = frozenset({OrderStatus.RECEIVED, OrderStatus.RESERVED, OrderStatus.PAID})
 
@@ -120,13 +119,17 @@ class OrderFulfillmentWorkflow:
         # Answer once the outcome is known: cancelled, or shipped after all.
         await workflow.wait_condition(lambda: self._status not in CANCELLABLE)
         if self._status is not OrderStatus.CANCELLED:
-            raise ApplicationError(f"order is {self._status}", type=TOO_LATE_TO_CANCEL)
+            raise ApplicationError(
+                f"order is {self._status}", type=ErrorType.TOO_LATE_TO_CANCEL.value
+            )
         return self._status
 
     @cancel.validator
     def _cancel_allowed(self, request: CancelRequest) -> None:
         if self._status not in CANCELLABLE and self._status is not OrderStatus.CANCELLED:
-            raise ApplicationError(f"order is already {self._status}", type=TOO_LATE_TO_CANCEL)
+            raise ApplicationError(
+                f"order is already {self._status}", type=ErrorType.TOO_LATE_TO_CANCEL.value
+            )
 
     # --- helpers ------------------------------------------------------------------------
 
@@ -230,6 +233,6 @@ class OrderFulfillmentWorkflow:
         # Failing the run makes it show as Failed, with this cause, in Temporal's UI.
         raise ApplicationError(
             f"{step} failed after {attempts} attempt(s): {error_type}: {message}",
-            type=FAILED_ERROR_TYPE,
+            type=ErrorType.ORDER_FULFILLMENT_FAILED.value,
             non_retryable=True,
         ) from error

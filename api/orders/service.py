@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 
 from api.idempotency.header import request_fingerprint
@@ -28,7 +29,7 @@ from foundation.domain import OrderStatus
 from foundation.models import Order, OrderItem
 from foundation.settings import Settings
 from foundation.workflow_ids import order_workflow_id
-from workflows.contracts import CancelRequest
+from workflows.contracts import CancelRequest, ErrorType
 from workflows.order_fulfillment import CANCELLABLE, OrderFulfillmentWorkflow
 from workflows.starter import start_and_record_fulfillment
 
@@ -229,8 +230,12 @@ class OrderService:
         except TimeoutError:
             return CancelOutcome(await self._reload(order), finished=False)
         except WorkflowUpdateFailedError as exc:
-            cause = exc.cause if exc.cause is not None else exc
-            raise _not_cancellable(f"The order can no longer be cancelled: {cause}.") from None
+            if _too_late_to_cancel(exc):
+                raise _not_cancellable(
+                    f"The order can no longer be cancelled: {exc.cause}."
+                ) from None
+            # Otherwise the run closed before it could answer: past cancelling all the same.
+            raise _not_cancellable("The order's workflow ended before it could cancel.") from None
         except RPCError:
             # Not started yet (the reconciler will), or already closed: ask again shortly.
             raise ProblemError(
@@ -246,6 +251,11 @@ class OrderService:
             fresh = await session.get(Order, order.id, populate_existing=True)
             assert fresh is not None
             return fresh
+
+
+def _too_late_to_cancel(failure: WorkflowUpdateFailedError) -> bool:
+    cause = failure.cause
+    return isinstance(cause, ApplicationError) and cause.type == ErrorType.TOO_LATE_TO_CANCEL
 
 
 def _not_cancellable(detail: str) -> ProblemError:

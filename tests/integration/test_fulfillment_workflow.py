@@ -37,12 +37,8 @@ from processes.devstack.temporal import temporal_cli
 from processes.worker import fulfillment_worker
 from simulators.carrier.app import create_app as create_carrier
 from tests.support import keep_history, serve_over_http
-from workflows.contracts import CancelRequest, OrderWorkflowResult, RetryProfile
-from workflows.order_fulfillment import (
-    FAILED_ERROR_TYPE,
-    TOO_LATE_TO_CANCEL,
-    OrderFulfillmentWorkflow,
-)
+from workflows.contracts import CancelRequest, ErrorType, OrderWorkflowResult, RetryProfile
+from workflows.order_fulfillment import OrderFulfillmentWorkflow
 from workflows.starter import start_fulfillment
 
 pytestmark = pytest.mark.integration
@@ -217,11 +213,11 @@ async def test_exhausted_retries_compensate_dead_letter_and_fail_the_run(
 
     assert simulated >= timedelta(days=1)
     cause = failed.value.cause
-    assert isinstance(cause, ApplicationError) and cause.type == FAILED_ERROR_TYPE
-    assert "create_shipment" in cause.message and "CarrierUnavailable" in cause.message
+    assert isinstance(cause, ApplicationError) and cause.type == ErrorType.ORDER_FULFILLMENT_FAILED
+    assert "create_shipment" in cause.message and ErrorType.CARRIER_UNAVAILABLE in cause.message
     [letter] = await _dead_letters(sessions, order.id)
     assert letter.failed_step == "create_shipment"
-    assert letter.error_type == "CarrierUnavailable"
+    assert letter.error_type == ErrorType.CARRIER_UNAVAILABLE
     assert letter.attempts == 20
     assert letter.step_input["address"]["postal_code"] == "00000"
     assert letter.run_id == (await handle.describe()).run_id
@@ -230,7 +226,7 @@ async def test_exhausted_retries_compensate_dead_letter_and_fail_the_run(
     assert await _stock(sessions, "GIZMO-3") == before
     stored = await _order(sessions, order.id)
     assert stored.status == OrderStatus.FAILED.value
-    assert "CarrierUnavailable" in stored.history[-1].reason
+    assert ErrorType.CARRIER_UNAVAILABLE in stored.history[-1].reason
 
 
 async def test_hard_decline_is_not_retried(
@@ -243,7 +239,7 @@ async def test_hard_decline_is_not_retried(
     await keep_history(handle, "failed-hard-decline")
 
     [letter] = await _dead_letters(sessions, order.id)
-    assert letter.error_type == "PaymentDeclined"
+    assert letter.error_type == ErrorType.PAYMENT_DECLINED
     assert letter.attempts == 1
     assert [c for c in await _charges(providers, order.id) if c["status"] == "succeeded"] == []
     async with sessions() as session:
@@ -262,7 +258,7 @@ async def test_out_of_stock_fails_without_charging(
         await handle.result()
     [letter] = await _dead_letters(sessions, order.id)
     assert (letter.failed_step, letter.error_type, letter.attempts) == (
-        "reserve_stock", "OutOfStock", 1,
+        "reserve_stock", ErrorType.OUT_OF_STOCK, 1,
     )  # fmt: skip
     assert await _charges(providers, order.id) == []
 
@@ -324,7 +320,7 @@ async def test_cancel_while_the_carrier_is_creating_the_shipment_is_too_late(
     await keep_history(handle, "cancel-refused-while-shipping")
 
     assert isinstance(refused.value.cause, ApplicationError)
-    assert refused.value.cause.type == TOO_LATE_TO_CANCEL
+    assert refused.value.cause.type == ErrorType.TOO_LATE_TO_CANCEL
     assert result.status is OrderStatus.COMPLETED and result.tracking_number
     [charge] = await _charges(settings, order.id)
     assert charge["refunded_amount"] == 0

@@ -1,4 +1,8 @@
-"""Pydantic models that cross the workflow/activity boundary (pure data, no I/O)."""
+"""What crosses the workflow/activity boundary: pure data, no I/O.
+
+The lowest layer above the foundation: the workflow imports the activities it calls by reference,
+and both import these contracts, so neither the activities nor this module imports the workflow.
+"""
 
 from __future__ import annotations
 

@@ -8,11 +8,8 @@ import httpx
 from temporalio import activity
 
 from activities.errors import step_failed
-from workflows.contracts import Charge, ChargePayment
-from workflows.retry_policies import PAYMENT_DECLINED
-
-GATEWAY_UNAVAILABLE = "PaymentGatewayUnavailable"
-REQUEST_REJECTED = "PaymentRequestRejected"
+from activities.provider_errors import PAYMENT_GATEWAY
+from workflows.contracts import Charge, ChargePayment, ErrorType
 
 
 class PaymentActivities:
@@ -32,27 +29,17 @@ class PaymentActivities:
                 "/charges", json=body, headers={"Idempotency-Key": request.idempotency_key}
             )
         except httpx.HTTPError as exc:
-            raise step_failed(
-                f"gateway unreachable: {exc!r}", GATEWAY_UNAVAILABLE, retryable=True
-            ) from exc
-        if response.status_code in (200, 201):
+            raise PAYMENT_GATEWAY.unreachable(exc) from exc
+        if response.is_success:
             return Charge(charge_id=response.json()["id"])
-        if response.status_code == 402:
+        if response.status_code == httpx.codes.PAYMENT_REQUIRED:  # a declined card
             raise step_failed(
                 f"payment declined: {response.json().get('error', 'declined')}",
-                PAYMENT_DECLINED,
+                ErrorType.PAYMENT_DECLINED,
                 retryable=False,
                 business_outcome=True,
             )
-        if response.status_code >= 500 or response.status_code == 429:
-            raise step_failed(
-                f"gateway answered {response.status_code}", GATEWAY_UNAVAILABLE, retryable=True
-            )
-        raise step_failed(
-            f"gateway rejected the charge: {response.status_code} {response.text[:200]}",
-            REQUEST_REJECTED,
-            retryable=False,
-        )
+        raise PAYMENT_GATEWAY.not_accepted(response)
 
     @activity.defn(name="refund_payment")
     async def refund_payment(self, order_id: uuid.UUID) -> int:

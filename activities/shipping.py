@@ -8,11 +8,9 @@ import httpx
 from temporalio import activity
 
 from activities.errors import step_failed
-from workflows.contracts import CreateShipment, Shipment
-from workflows.retry_policies import ADDRESS_REJECTED
+from activities.provider_errors import CARRIER
+from workflows.contracts import CreateShipment, ErrorType, Shipment
 
-CARRIER_UNAVAILABLE = "CarrierUnavailable"
-REQUEST_REJECTED = "ShipmentRequestRejected"
 HEARTBEAT_EVERY_SECONDS = 1.0
 
 
@@ -39,32 +37,25 @@ class ShippingActivities:
             # nobody knows about, so wait for the answer: a shipment that exists means it is
             # too late to cancel, and the workflow is told so by this step succeeding.
             outcome = await self._outcome(call)
-            if outcome is None or outcome.status_code not in (200, 201):
+            if outcome is None or not outcome.is_success:
                 raise
             response = outcome
         except httpx.HTTPError as exc:
-            raise step_failed(
-                f"carrier unreachable: {exc!r}", CARRIER_UNAVAILABLE, retryable=True
-            ) from exc
-        if response.status_code in (200, 201):
+            raise CARRIER.unreachable(exc) from exc
+        if response.is_success:
             shipment = response.json()
             return Shipment(shipment_id=shipment["id"], tracking_number=shipment["tracking_number"])
-        if response.status_code == 422 and response.json().get("error") == "address_rejected":
+        if (
+            response.status_code == httpx.codes.UNPROCESSABLE_ENTITY
+            and response.json().get("error") == "address_rejected"
+        ):
             raise step_failed(
                 "carrier rejected the shipping address",
-                ADDRESS_REJECTED,
+                ErrorType.ADDRESS_REJECTED,
                 retryable=False,
                 business_outcome=True,
             )
-        if response.status_code >= 500 or response.status_code == 429:
-            raise step_failed(
-                f"carrier answered {response.status_code}", CARRIER_UNAVAILABLE, retryable=True
-            )
-        raise step_failed(
-            f"carrier rejected the shipment: {response.status_code} {response.text[:200]}",
-            REQUEST_REJECTED,
-            retryable=False,
-        )
+        raise CARRIER.not_accepted(response)
 
     @staticmethod
     async def _heartbeat_until_done(call: asyncio.Future[httpx.Response]) -> httpx.Response:

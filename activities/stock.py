@@ -12,8 +12,7 @@ from temporalio import activity
 
 from activities.errors import step_failed
 from foundation.models import Product, StockReservation
-from workflows.contracts import ReserveStock
-from workflows.retry_policies import OUT_OF_STOCK
+from workflows.contracts import ErrorType, ReserveStock
 
 
 class StockActivities:
@@ -52,7 +51,7 @@ class StockActivities:
                     # Raising inside the transaction rolls back what this attempt took.
                     raise step_failed(
                         f"not enough stock for {sku} (wanted {wanted[sku]})",
-                        OUT_OF_STOCK,
+                        ErrorType.OUT_OF_STOCK,
                         retryable=False,
                         business_outcome=True,
                     )

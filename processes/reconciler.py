@@ -11,14 +11,13 @@ import asyncio
 import logging
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
 from foundation.models import IdempotencyKey, Order
 from foundation.settings import Settings
-from workflows.contracts import RetryProfile
-from workflows.starter import start_fulfillment
+from workflows.starter import start_and_record_fulfillment
 
 logger = logging.getLogger(__name__)
 BATCH = 100
@@ -40,15 +39,7 @@ async def start_unstarted_workflows(
         )
     started = 0
     for order in pending:
-        await start_fulfillment(
-            client, settings.task_queue, order, RetryProfile(settings.effective_retry_profile)
-        )
-        async with sessions.begin() as session:
-            await session.execute(
-                update(Order)
-                .where(Order.id == order.id)
-                .values(workflow_started_at=datetime.now(UTC))
-            )
+        await start_and_record_fulfillment(client, settings, sessions, order)
         started += 1
         logger.info("reconciler started workflow %s for order %s", order.workflow_id, order.id)
     return started

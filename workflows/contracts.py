@@ -1,4 +1,8 @@
-"""Pydantic models that cross the workflow/activity boundary (pure data, no I/O)."""
+"""What crosses the workflow/activity boundary: pure data, no I/O.
+
+The lowest layer above the foundation: the workflow imports the activities it calls by reference,
+and both import these contracts, so neither the activities nor this module imports the workflow.
+"""
 
 from __future__ import annotations
 
@@ -30,6 +34,24 @@ class Step(StrEnum):
     REFUND_PAYMENT = "refund_payment"
     RELEASE_STOCK = "release_stock"
     RECORD = "record"
+
+
+class ErrorType(StrEnum):
+    """Failure types steps and the workflow raise. The values are stable: recorded histories,
+    dead-letter rows and retry policies' non-retryable lists carry them."""
+
+    # Answers retrying cannot change: each step's policy lists its own as non-retryable.
+    OUT_OF_STOCK = "OutOfStock"
+    PAYMENT_DECLINED = "PaymentDeclined"
+    ADDRESS_REJECTED = "AddressRejected"
+    # A provider that could not answer (retried) or refused the request itself (not retried).
+    PAYMENT_GATEWAY_UNAVAILABLE = "PaymentGatewayUnavailable"
+    PAYMENT_REQUEST_REJECTED = "PaymentRequestRejected"
+    CARRIER_UNAVAILABLE = "CarrierUnavailable"
+    SHIPMENT_REQUEST_REJECTED = "ShipmentRequestRejected"
+    # The workflow's own: the run failed after a step did, and a cancel that came too late.
+    ORDER_FULFILLMENT_FAILED = "OrderFulfillmentFailed"
+    TOO_LATE_TO_CANCEL = "TooLateToCancel"
 
 
 class OrderLine(BaseModel):

@@ -2,12 +2,14 @@
 
 Deterministic: it only decides. Every side effect, including writing the order's status and
 the dead-letter row, is an activity, so a worker that dies mid-run changes nothing about how
-the run ends.
+the run ends. It calls the activities by reference (their classes' methods), so it sits above
+activities/ in the layers; both speak workflows/contracts.py, which sits below both.
 """
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from collections.abc import Awaitable, Callable
+from typing import Any, NoReturn, TypeVar
 
 from pydantic import BaseModel
 from temporalio import workflow
@@ -15,33 +17,46 @@ from temporalio.exceptions import ActivityError, ApplicationError, FailureError
 from temporalio.workflow import ActivityCancellationType
 
 with workflow.unsafe.imports_passed_through():
+    from activities.order_records import OrderRecordActivities
+    from activities.payments import PaymentActivities
+    from activities.shipping import ShippingActivities
+    from activities.stock import StockActivities
     from foundation import search_attributes as sa
-    from foundation.domain import CANCELLABLE_STATUSES as CANCELLABLE
-    from foundation.domain import OrderStatus
+    from foundation.domain import CANCELLABLE_STATUSES, OrderStatus
     from workflows.contracts import (
         CancelRequest,
-        Charge,
         ChargePayment,
         CreateShipment,
         DeadLetterRecord,
+        ErrorType,
         OrderWorkflowInput,
         OrderWorkflowResult,
         ReserveStock,
-        Shipment,
         Step,
         Transition,
     )
     from workflows.retry_policies import policy_for
 
 WORKFLOW_NAME = "OrderFulfillment"
-FAILED_ERROR_TYPE = "OrderFulfillmentFailed"
-TOO_LATE_TO_CANCEL = "TooLateToCancel"
 
-T = TypeVar("T")
+RequestT = TypeVar("RequestT", bound=BaseModel)
+ResultT = TypeVar("ResultT")
+# An activity as its class declares it, e.g. StockActivities.reserve_stock.
+Activity = Callable[[Any, RequestT], Awaitable[ResultT]]
 
 
 class _CancelRequested(Exception):
     """Raised inside the workflow to unwind to compensation when a cancel arrives."""
+
+
+class _StepFailed(Exception):
+    """A step that failed for good, with what its dead letter records."""
+
+    def __init__(self, step: Step, request: BaseModel, error: ActivityError) -> None:
+        super().__init__(step)
+        self.step = step
+        self.request = request
+        self.error = error
 
 
 @workflow.defn(name=WORKFLOW_NAME)
@@ -50,6 +65,7 @@ class OrderFulfillmentWorkflow:
         self._status = OrderStatus.RECEIVED
         self._cancel: CancelRequest | None = None
         self._step_in_flight: workflow.ActivityHandle[Any] | None = None
+        self._steps_begun: set[Step] = set()
         self._transitions = 0
 
     # --- the run -------------------------------------------------------------------------
@@ -58,51 +74,59 @@ class OrderFulfillmentWorkflow:
     async def run(self, order: OrderWorkflowInput) -> OrderWorkflowResult:
         self._order = order
         result = OrderWorkflowResult(order_id=order.order_id, status=self._status)
-        charge_attempted = False
-        step = Step.RESERVE_STOCK
-        step_input: BaseModel = ReserveStock(order_id=order.order_id, lines=order.lines)
         try:
-            await self._call(step, "reserve_stock", step_input, None)
-            await self._move_to(OrderStatus.RESERVED, "stock reserved")
-
-            step = Step.CHARGE_PAYMENT
-            step_input = ChargePayment(
-                order_id=order.order_id,
-                amount=order.total,
-                currency=order.currency,
-                payment_method=order.payment_method,
-                idempotency_key=self._key("charge"),
-            )
-            charge_attempted = True
-            charge = await self._call(step, "charge_payment", step_input, Charge)
-            result.charge_id = charge.charge_id
-            await self._move_to(OrderStatus.PAID, "payment captured", charge_id=charge.charge_id)
-
-            step = Step.CREATE_SHIPMENT
-            step_input = CreateShipment(
-                order_id=order.order_id,
-                address=order.shipping_address,
-                lines=order.lines,
-                idempotency_key=self._key("shipment"),
-            )
-            shipment = await self._call(step, "create_shipment", step_input, Shipment)
-            result.tracking_number = shipment.tracking_number
-            await self._move_to(
-                OrderStatus.SHIPPED, "handed to carrier", tracking_number=shipment.tracking_number
-            )
+            await self._reserve_stock()
+            result.charge_id = await self._charge_payment()
+            result.tracking_number = await self._ship()
             await self._move_to(OrderStatus.COMPLETED, "fulfilled")
-        except (_CancelRequested, ActivityError) as error:
-            await self._compensate(refund=charge_attempted)
+        except (_CancelRequested, _StepFailed) as stopped:
+            # Undo in reverse order. A charge may have gone through even when the workflow never
+            # saw its answer, so reaching the step is enough to refund; releasing is a no-op
+            # without a reservation, so it always runs.
+            if Step.CHARGE_PAYMENT in self._steps_begun:
+                await self._compensate(Step.REFUND_PAYMENT, PaymentActivities.refund_payment)
+            await self._compensate(Step.RELEASE_STOCK, StockActivities.release_stock)
             # A step that ends after a cancel was asked for, however it ends, ends in CANCELLED:
             # the customer's request, not the step's own failure, is what the order records.
-            if self._cancel is not None:
+            if self._cancel is None:
+                assert isinstance(stopped, _StepFailed)
+                await self._fail(stopped)
+            else:
                 await self._move_to(OrderStatus.CANCELLED, self._cancel.reason)
-                result.status = self._status
-                return result
-            assert isinstance(error, ActivityError)
-            await self._fail(step, step_input, error)
         result.status = self._status
         return result
+
+    async def _reserve_stock(self) -> None:
+        request = ReserveStock(order_id=self._order.order_id, lines=self._order.lines)
+        await self._step(Step.RESERVE_STOCK, StockActivities.reserve_stock, request)
+        await self._move_to(OrderStatus.RESERVED, "stock reserved")
+
+    async def _charge_payment(self) -> str:
+        request = ChargePayment(
+            order_id=self._order.order_id,
+            amount=self._order.total,
+            currency=self._order.currency,
+            payment_method=self._order.payment_method,
+            idempotency_key=self._key("charge"),
+        )
+        charge = await self._step(Step.CHARGE_PAYMENT, PaymentActivities.charge_payment, request)
+        await self._move_to(OrderStatus.PAID, "payment captured", charge_id=charge.charge_id)
+        return charge.charge_id
+
+    async def _ship(self) -> str:
+        request = CreateShipment(
+            order_id=self._order.order_id,
+            address=self._order.shipping_address,
+            lines=self._order.lines,
+            idempotency_key=self._key("shipment"),
+        )
+        shipment = await self._step(
+            Step.CREATE_SHIPMENT, ShippingActivities.create_shipment, request
+        )
+        await self._move_to(
+            OrderStatus.SHIPPED, "handed to carrier", tracking_number=shipment.tracking_number
+        )
+        return shipment.tracking_number
 
     # --- signals, updates and queries ---------------------------------------------------
 
@@ -117,15 +141,19 @@ class OrderFulfillmentWorkflow:
             if self._step_in_flight is not None:
                 self._step_in_flight.cancel()
         # Answer once the outcome is known: cancelled, or shipped after all.
-        await workflow.wait_condition(lambda: self._status not in CANCELLABLE)
+        await workflow.wait_condition(lambda: self._status not in CANCELLABLE_STATUSES)
         if self._status is not OrderStatus.CANCELLED:
-            raise ApplicationError(f"order is {self._status}", type=TOO_LATE_TO_CANCEL)
+            raise ApplicationError(
+                f"order is {self._status}", type=ErrorType.TOO_LATE_TO_CANCEL.value
+            )
         return self._status
 
     @cancel.validator
     def _cancel_allowed(self, request: CancelRequest) -> None:
-        if self._status not in CANCELLABLE and self._status is not OrderStatus.CANCELLED:
-            raise ApplicationError(f"order is already {self._status}", type=TOO_LATE_TO_CANCEL)
+        if self._status not in CANCELLABLE_STATUSES and self._status is not OrderStatus.CANCELLED:
+            raise ApplicationError(
+                f"order is already {self._status}", type=ErrorType.TOO_LATE_TO_CANCEL.value
+            )
 
     # --- helpers ------------------------------------------------------------------------
 
@@ -134,16 +162,17 @@ class OrderFulfillmentWorkflow:
         info = workflow.info()
         return f"{info.workflow_id}/{info.run_id}/{purpose}"
 
-    async def _call(
-        self, step: Step, activity: str, argument: BaseModel, returns: type[T] | None
-    ) -> T:
+    async def _step(
+        self, step: Step, activity: Activity[RequestT, ResultT], request: RequestT
+    ) -> ResultT:
+        """Run a step the customer can cancel: a cancel stops it before it starts or mid-flight."""
+        self._steps_begun.add(step)
         if self._cancel is not None:
             raise _CancelRequested()
         policy = policy_for(self._order.retry_profile, step)
-        handle = workflow.start_activity(
+        handle = workflow.start_activity_method(
             activity,
-            argument,
-            result_type=returns,
+            request,
             start_to_close_timeout=policy.start_to_close,
             heartbeat_timeout=policy.heartbeat,
             retry_policy=policy.retry,
@@ -152,23 +181,35 @@ class OrderFulfillmentWorkflow:
         )
         self._step_in_flight = handle
         try:
-            return await handle  # type: ignore[no-any-return]
+            return await handle
+        except ActivityError as error:
+            raise _StepFailed(step, request, error) from error
         finally:
             self._step_in_flight = None
 
-    async def _bookkeeping(self, activity: str, argument: Any) -> None:
-        policy = policy_for(self._order.retry_profile, Step.RECORD)
-        await workflow.execute_activity(
+    async def _compensate(self, step: Step, activity: Activity[Any, Any]) -> None:
+        # Compensation retries until it succeeds: it must not fail.
+        policy = policy_for(self._order.retry_profile, step)
+        await workflow.execute_activity_method(
             activity,
-            argument,
+            self._order.order_id,
+            start_to_close_timeout=policy.start_to_close,
+            retry_policy=policy.retry,
+        )
+
+    async def _record(self, activity: Activity[RequestT, None], record: RequestT) -> None:
+        policy = policy_for(self._order.retry_profile, Step.RECORD)
+        await workflow.execute_activity_method(
+            activity,
+            record,
             start_to_close_timeout=policy.start_to_close,
             retry_policy=policy.retry,
         )
 
     async def _move_to(self, status: OrderStatus, reason: str, **extra: str) -> None:
         self._transitions += 1
-        await self._bookkeeping(
-            "record_transition",
+        await self._record(
+            OrderRecordActivities.record_transition,
             Transition(
                 order_id=self._order.order_id,
                 to_status=status,
@@ -180,29 +221,8 @@ class OrderFulfillmentWorkflow:
         self._status = status
         workflow.upsert_search_attributes([sa.ORDER_STATUS.value_set(status.value)])
 
-    async def _compensate(self, *, refund: bool) -> None:
-        """Undo in reverse order. Compensation retries until it succeeds: it must not fail.
-
-        Releasing is idempotent and a no-op without a reservation, so it always runs: an
-        attempt may have reserved even when the workflow never saw its result.
-        """
-        if refund:
-            policy = policy_for(self._order.retry_profile, Step.REFUND_PAYMENT)
-            await workflow.execute_activity(
-                "refund_payment",
-                self._order.order_id,
-                start_to_close_timeout=policy.start_to_close,
-                retry_policy=policy.retry,
-            )
-        policy = policy_for(self._order.retry_profile, Step.RELEASE_STOCK)
-        await workflow.execute_activity(
-            "release_stock",
-            self._order.order_id,
-            start_to_close_timeout=policy.start_to_close,
-            retry_policy=policy.retry,
-        )
-
-    async def _fail(self, step: Step, step_input: BaseModel, error: ActivityError) -> None:
+    async def _fail(self, failure: _StepFailed) -> NoReturn:
+        error, step = failure.error, failure.step
         cause = error.cause
         if isinstance(cause, ApplicationError) and cause.type:
             error_type = cause.type
@@ -212,8 +232,8 @@ class OrderFulfillmentWorkflow:
         details = cause.details if isinstance(cause, ApplicationError) else ()
         attempts = details[0].get("attempt", 1) if details and isinstance(details[0], dict) else 1
         info = workflow.info()
-        await self._bookkeeping(
-            "record_dead_letter",
+        await self._record(
+            OrderRecordActivities.record_dead_letter,
             DeadLetterRecord(
                 order_id=self._order.order_id,
                 workflow_id=info.workflow_id,
@@ -222,13 +242,13 @@ class OrderFulfillmentWorkflow:
                 error_type=error_type,
                 error_message=message,
                 attempts=attempts,
-                step_input=step_input.model_dump(mode="json"),
+                step_input=failure.request.model_dump(mode="json"),
             ),
         )
         await self._move_to(OrderStatus.FAILED, f"{step} failed: {error_type}: {message}")
         # Failing the run makes it show as Failed, with this cause, in Temporal's UI.
         raise ApplicationError(
             f"{step} failed after {attempts} attempt(s): {error_type}: {message}",
-            type=FAILED_ERROR_TYPE,
+            type=ErrorType.ORDER_FULFILLMENT_FAILED.value,
             non_retryable=True,
         ) from error

@@ -13,12 +13,8 @@ from datetime import timedelta
 
 from temporalio.common import RetryPolicy
 
-from workflows.contracts import RetryProfile, Step
+from workflows.contracts import ErrorType, RetryProfile, Step
 
-# Errors that retrying cannot fix; the activity raises them as non-retryable too.
-PAYMENT_DECLINED = "PaymentDeclined"
-OUT_OF_STOCK = "OutOfStock"
-ADDRESS_REJECTED = "AddressRejected"
 FOREVER = 0  # maximum_attempts=0: until it succeeds (compensation and our own bookkeeping)
 
 
@@ -30,69 +26,82 @@ class StepPolicy:
 
 
 def _policy(
-    first: timedelta,
-    cap: timedelta,
+    *,
+    first_retry: timedelta,
+    max_interval: timedelta,
     attempts: int,
     timeout: timedelta,
-    *,
-    non_retryable: tuple[str, ...] = (),
+    non_retryable: tuple[ErrorType, ...] = (),
     heartbeat: timedelta | None = None,
 ) -> StepPolicy:
+    """`timeout` bounds one attempt; the interval doubles from `first_retry` up to the cap."""
     retry = RetryPolicy(
-        initial_interval=first,
+        initial_interval=first_retry,
         backoff_coefficient=2.0,
-        maximum_interval=cap,
+        maximum_interval=max_interval,
         maximum_attempts=attempts,
-        non_retryable_error_types=list(non_retryable),
+        non_retryable_error_types=[error.value for error in non_retryable],
     )
     return StepPolicy(retry=retry, start_to_close=timeout, heartbeat=heartbeat)
 
 
 SECOND, MINUTE, HOUR = timedelta(seconds=1), timedelta(minutes=1), timedelta(hours=1)
 
+# One policy per row, its arguments always in the same order: laid out by hand, as a table.
+# Errors that retrying cannot fix are non-retryable; the activities raise them as such too.
+# fmt: off
 POLICIES: dict[RetryProfile, dict[Step, StepPolicy]] = {
     RetryProfile.DEMO: {
         Step.RESERVE_STOCK: _policy(
-            1 * SECOND, 4 * SECOND, 5, 10 * SECOND, non_retryable=(OUT_OF_STOCK,)
+            first_retry=1 * SECOND, max_interval=4 * SECOND, attempts=5, timeout=10 * SECOND,
+            non_retryable=(ErrorType.OUT_OF_STOCK,),
         ),
         Step.CHARGE_PAYMENT: _policy(
-            1 * SECOND, 4 * SECOND, 5, 10 * SECOND, non_retryable=(PAYMENT_DECLINED,)
+            first_retry=1 * SECOND, max_interval=4 * SECOND, attempts=5, timeout=10 * SECOND,
+            non_retryable=(ErrorType.PAYMENT_DECLINED,),
         ),
         Step.CREATE_SHIPMENT: _policy(
-            1 * SECOND,
-            4 * SECOND,
-            6,
-            30 * SECOND,
-            non_retryable=(ADDRESS_REJECTED,),
-            heartbeat=5 * SECOND,
+            first_retry=1 * SECOND, max_interval=4 * SECOND, attempts=6, timeout=30 * SECOND,
+            non_retryable=(ErrorType.ADDRESS_REJECTED,), heartbeat=5 * SECOND,
         ),
-        Step.REFUND_PAYMENT: _policy(1 * SECOND, 30 * SECOND, FOREVER, 10 * SECOND),
-        Step.RELEASE_STOCK: _policy(1 * SECOND, 30 * SECOND, FOREVER, 10 * SECOND),
-        Step.RECORD: _policy(1 * SECOND, 30 * SECOND, FOREVER, 10 * SECOND),
+        Step.REFUND_PAYMENT: _policy(
+            first_retry=1 * SECOND, max_interval=30 * SECOND, attempts=FOREVER, timeout=10 * SECOND
+        ),
+        Step.RELEASE_STOCK: _policy(
+            first_retry=1 * SECOND, max_interval=30 * SECOND, attempts=FOREVER, timeout=10 * SECOND
+        ),
+        Step.RECORD: _policy(
+            first_retry=1 * SECOND, max_interval=30 * SECOND, attempts=FOREVER, timeout=10 * SECOND
+        ),
     },
     RetryProfile.PRODUCTION: {
         # 10 attempts over about 20 minutes: stock is our own database.
         Step.RESERVE_STOCK: _policy(
-            5 * SECOND, 5 * MINUTE, 10, 30 * SECOND, non_retryable=(OUT_OF_STOCK,)
+            first_retry=5 * SECOND, max_interval=5 * MINUTE, attempts=10, timeout=30 * SECOND,
+            non_retryable=(ErrorType.OUT_OF_STOCK,),
         ),
         # 12 attempts over about 5 hours: a gateway outage rarely lasts longer.
         Step.CHARGE_PAYMENT: _policy(
-            30 * SECOND, 1 * HOUR, 12, 30 * SECOND, non_retryable=(PAYMENT_DECLINED,)
+            first_retry=30 * SECOND, max_interval=1 * HOUR, attempts=12, timeout=30 * SECOND,
+            non_retryable=(ErrorType.PAYMENT_DECLINED,),
         ),
         # 20 attempts over about 2 days: the carrier's pickup windows are daily.
         Step.CREATE_SHIPMENT: _policy(
-            1 * MINUTE,
-            4 * HOUR,
-            20,
-            2 * MINUTE,
-            non_retryable=(ADDRESS_REJECTED,),
-            heartbeat=30 * SECOND,
+            first_retry=1 * MINUTE, max_interval=4 * HOUR, attempts=20, timeout=2 * MINUTE,
+            non_retryable=(ErrorType.ADDRESS_REJECTED,), heartbeat=30 * SECOND,
         ),
-        Step.REFUND_PAYMENT: _policy(10 * SECOND, 10 * MINUTE, FOREVER, 30 * SECOND),
-        Step.RELEASE_STOCK: _policy(10 * SECOND, 10 * MINUTE, FOREVER, 30 * SECOND),
-        Step.RECORD: _policy(1 * SECOND, 1 * MINUTE, FOREVER, 10 * SECOND),
+        Step.REFUND_PAYMENT: _policy(
+            first_retry=10 * SECOND, max_interval=10 * MINUTE, attempts=FOREVER, timeout=30 * SECOND
+        ),
+        Step.RELEASE_STOCK: _policy(
+            first_retry=10 * SECOND, max_interval=10 * MINUTE, attempts=FOREVER, timeout=30 * SECOND
+        ),
+        Step.RECORD: _policy(
+            first_retry=1 * SECOND, max_interval=1 * MINUTE, attempts=FOREVER, timeout=10 * SECOND
+        ),
     },
 }
+# fmt: on
 
 
 def policy_for(profile: RetryProfile, step: Step) -> StepPolicy:

@@ -1,9 +1,11 @@
-"""Starting an order's workflow: used by the API request and by the worker's reconciler."""
+"""Starting an order's workflow: used by the API request, the redrive and the reconciler."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 from temporalio.common import (
     SearchAttributePair,
@@ -16,6 +18,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from foundation import search_attributes as sa
 from foundation.domain import OrderStatus
 from foundation.models import Order
+from foundation.settings import Settings
 from workflows.contracts import Address, OrderLine, OrderWorkflowInput, RetryProfile
 from workflows.order_fulfillment import WORKFLOW_NAME
 
@@ -66,3 +69,22 @@ async def start_fulfillment(
         # The run already finished (the start was confirmed but not recorded): nothing to do.
         return exc.run_id or ""
     return handle.result_run_id or ""
+
+
+async def start_and_record_fulfillment(
+    client: Client, settings: Settings, sessions: async_sessionmaker[AsyncSession], order: Order
+) -> str:
+    """Start the order's workflow with the configured queue and retry profile, then record that
+    it started; returns the run id.
+
+    An order whose start is not recorded (Temporal unreachable, or a crash in between) is started
+    again by the reconciler; starting twice is harmless (see `start_fulfillment`).
+    """
+    run_id = await start_fulfillment(
+        client, settings.task_queue, order, RetryProfile(settings.effective_retry_profile)
+    )
+    async with sessions.begin() as session:
+        await session.execute(
+            update(Order).where(Order.id == order.id).values(workflow_started_at=datetime.now(UTC))
+        )
+    return run_id

@@ -13,8 +13,7 @@ from api.orders.repository import OrderRepository
 from api.problems import ProblemError
 from foundation.domain import OrderStatus
 from foundation.settings import Settings
-from workflows.contracts import RetryProfile
-from workflows.starter import start_fulfillment
+from workflows.starter import start_and_record_fulfillment
 
 
 class DeadLetterService:
@@ -59,14 +58,7 @@ class DeadLetterService:
             await session.flush()
             await session.refresh(order, ["items"])
         # A failed run may be followed by a new one; a running one is returned as it is.
-        run_id = await start_fulfillment(
-            self._temporal,
-            self._settings.task_queue,
-            order,
-            RetryProfile(self._settings.effective_retry_profile),
+        run_id = await start_and_record_fulfillment(
+            self._temporal, self._settings, self._sessions, order
         )
-        async with self._sessions.begin() as session:
-            fresh = await OrderRepository(session).get(order.id)
-            assert fresh is not None
-            fresh.workflow_started_at = datetime.now(UTC)
         return RedriveOut(dead_letter=DeadLetterOut.model_validate(letter), run_id=run_id)

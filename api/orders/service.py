@@ -6,12 +6,11 @@ import asyncio
 import logging
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 
 from api.idempotency.header import request_fingerprint
@@ -29,9 +28,9 @@ from foundation.domain import CANCELLABLE_STATUSES, OrderStatus
 from foundation.models import Order, OrderItem
 from foundation.settings import Settings
 from foundation.workflow_ids import order_workflow_id
-from workflows.contracts import CancelRequest, RetryProfile
+from workflows.contracts import CancelRequest, ErrorType
 from workflows.order_fulfillment import OrderFulfillmentWorkflow
-from workflows.starter import start_fulfillment
+from workflows.starter import start_and_record_fulfillment
 
 logger = logging.getLogger(__name__)
 
@@ -127,18 +126,12 @@ class OrderService:
 
         # 3. Start the workflow. If Temporal is unreachable the order is still accepted:
         #    the worker's reconciler starts every order whose start was never confirmed.
-        started = await self._try_start(order)
+        await self._try_start(order)
 
         # 4. Store the response for replays and release the claim.
         body = order_out(order).model_dump(mode="json")
         location = f"/orders/{order.id}"
         async with self._sessions.begin() as session:
-            if started:
-                await session.execute(
-                    update(Order)
-                    .where(Order.id == order.id)
-                    .values(workflow_started_at=datetime.now(UTC))
-                )
             await self._keys(session).complete(claim.key_id, 201, body, location)
         return PlacedOrder(201, body, location, replayed=False)
 
@@ -195,13 +188,10 @@ class OrderService:
             await session.refresh(order, ["created_at", "history"])
             return order
 
-    async def _try_start(self, order: Order) -> bool:
+    async def _try_start(self, order: Order) -> None:
         try:
-            await start_fulfillment(
-                self._temporal,
-                self._settings.task_queue,
-                order,
-                RetryProfile(self._settings.effective_retry_profile),
+            await start_and_record_fulfillment(
+                self._temporal, self._settings, self._sessions, order
             )
         except Exception:
             logger.warning(
@@ -210,8 +200,6 @@ class OrderService:
                 order.id,
                 exc_info=True,
             )
-            return False
-        return True
 
     async def get(self, order_id: uuid.UUID, customer: str, *, is_admin: bool) -> Order | None:
         async with self._sessions() as session:
@@ -238,8 +226,12 @@ class OrderService:
         except TimeoutError:
             return CancelOutcome(await self._reload(order), finished=False)
         except WorkflowUpdateFailedError as exc:
-            cause = exc.cause if exc.cause is not None else exc
-            raise _not_cancellable(f"The order can no longer be cancelled: {cause}.") from None
+            if _too_late_to_cancel(exc):
+                raise _not_cancellable(
+                    f"The order can no longer be cancelled: {exc.cause}."
+                ) from None
+            # Otherwise the run closed before it could answer: past cancelling all the same.
+            raise _not_cancellable("The order's workflow ended before it could cancel.") from None
         except RPCError:
             # Not started yet (the reconciler will), or already closed: ask again shortly.
             raise ProblemError(
@@ -255,6 +247,11 @@ class OrderService:
             fresh = await session.get(Order, order.id, populate_existing=True)
             assert fresh is not None
             return fresh
+
+
+def _too_late_to_cancel(failure: WorkflowUpdateFailedError) -> bool:
+    cause = failure.cause
+    return isinstance(cause, ApplicationError) and cause.type == ErrorType.TOO_LATE_TO_CANCEL
 
 
 def _not_cancellable(detail: str) -> ProblemError:

@@ -15,6 +15,7 @@ from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureEr
 
 from foundation.models import DeadLetter, Product
 from tests.support import eventually, order_body
+from workflows.contracts import ErrorType
 
 pytestmark = pytest.mark.integration
 Auth = Callable[..., dict[str, str]]
@@ -84,7 +85,7 @@ async def test_order_whose_payment_always_fails_dead_letters_within_a_minute(
     print(f"\n[demo profile] payment outage reached FAILED in {elapsed:.1f}s of wall time")
 
     assert elapsed < 60
-    assert "PaymentGatewayUnavailable" in order["history"][-1]["reason"]
+    assert ErrorType.PAYMENT_GATEWAY_UNAVAILABLE in order["history"][-1]["reason"]
     # The order is marked FAILED just before the run itself fails, so wait for the run too.
     with pytest.raises(WorkflowFailureError):
         await temporal.get_workflow_handle(placed["workflow_id"]).result()

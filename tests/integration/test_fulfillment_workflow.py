@@ -17,6 +17,7 @@ import httpx
 import pytest
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.api.enums.v1 import PendingActivityState
 from temporalio.client import (
     Client,
     WorkflowFailureError,
@@ -38,12 +39,8 @@ from processes.worker import fulfillment_worker
 from simulators.carrier.app import create_app as create_carrier
 from simulators.settings import SimulatorSettings
 from tests.support import keep_history, serve_over_http
-from workflows.contracts import CancelRequest, OrderWorkflowResult, RetryProfile
-from workflows.order_fulfillment import (
-    FAILED_ERROR_TYPE,
-    TOO_LATE_TO_CANCEL,
-    OrderFulfillmentWorkflow,
-)
+from workflows.contracts import CancelRequest, ErrorType, OrderWorkflowResult, RetryProfile
+from workflows.order_fulfillment import OrderFulfillmentWorkflow
 from workflows.starter import start_fulfillment
 
 pytestmark = pytest.mark.integration
@@ -218,11 +215,11 @@ async def test_exhausted_retries_compensate_dead_letter_and_fail_the_run(
 
     assert simulated >= timedelta(days=1)
     cause = failed.value.cause
-    assert isinstance(cause, ApplicationError) and cause.type == FAILED_ERROR_TYPE
-    assert "create_shipment" in cause.message and "CarrierUnavailable" in cause.message
+    assert isinstance(cause, ApplicationError) and cause.type == ErrorType.ORDER_FULFILLMENT_FAILED
+    assert "create_shipment" in cause.message and ErrorType.CARRIER_UNAVAILABLE in cause.message
     [letter] = await _dead_letters(sessions, order.id)
     assert letter.failed_step == "create_shipment"
-    assert letter.error_type == "CarrierUnavailable"
+    assert letter.error_type == ErrorType.CARRIER_UNAVAILABLE
     assert letter.attempts == 20
     assert letter.step_input["address"]["postal_code"] == "00000"
     assert letter.run_id == (await handle.describe()).run_id
@@ -231,7 +228,7 @@ async def test_exhausted_retries_compensate_dead_letter_and_fail_the_run(
     assert await _stock(sessions, "GIZMO-3") == before
     stored = await _order(sessions, order.id)
     assert stored.status is OrderStatus.FAILED
-    assert "CarrierUnavailable" in stored.history[-1].reason
+    assert ErrorType.CARRIER_UNAVAILABLE in stored.history[-1].reason
 
 
 async def test_hard_decline_is_not_retried(
@@ -244,7 +241,7 @@ async def test_hard_decline_is_not_retried(
     await keep_history(handle, "failed-hard-decline")
 
     [letter] = await _dead_letters(sessions, order.id)
-    assert letter.error_type == "PaymentDeclined"
+    assert letter.error_type == ErrorType.PAYMENT_DECLINED
     assert letter.attempts == 1
     assert [c for c in await _charges(providers, order.id) if c["status"] == "succeeded"] == []
     async with sessions() as session:
@@ -263,7 +260,7 @@ async def test_out_of_stock_fails_without_charging(
         await handle.result()
     [letter] = await _dead_letters(sessions, order.id)
     assert (letter.failed_step, letter.error_type, letter.attempts) == (
-        "reserve_stock", "OutOfStock", 1,
+        "reserve_stock", ErrorType.OUT_OF_STOCK, 1,
     )  # fmt: skip
     assert await _charges(providers, order.id) == []
 
@@ -321,14 +318,16 @@ async def test_cancel_while_the_carrier_is_creating_the_shipment_is_too_late(
     order = await _new_order(sessions)  # the carrier will say yes, slowly
 
     handle = await _start(client, settings, order)
-    await _until_status(sessions, order.id, OrderStatus.PAID)
+    # PAID alone is not enough: on a busy machine the cancel could land before the shipment
+    # step is scheduled, and the order would simply be cancelled.
+    await _until_activity_running(handle, "create_shipment")
     with pytest.raises(WorkflowUpdateFailedError) as refused:
         await handle.execute_update(OrderFulfillmentWorkflow.cancel, CancelRequest())
     result = await handle.result()
     await keep_history(handle, "cancel-refused-while-shipping")
 
     assert isinstance(refused.value.cause, ApplicationError)
-    assert refused.value.cause.type == TOO_LATE_TO_CANCEL
+    assert refused.value.cause.type == ErrorType.TOO_LATE_TO_CANCEL
     assert result.status is OrderStatus.COMPLETED and result.tracking_number
     [charge] = await _charges(settings, order.id)
     assert charge["refunded_amount"] == 0
@@ -360,6 +359,22 @@ async def test_redrive_after_restock_completes_and_resolves_the_dead_letter(
     assert [c.to_status for c in stored.history][-5:] == [
         "RECEIVED", "RESERVED", "PAID", "SHIPPED", "COMPLETED",
     ]  # fmt: skip
+
+
+async def _until_activity_running(
+    handle: WorkflowHandle[Any, Any], activity: str, timeout: float = 30
+) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        pending = (await handle.describe()).raw_description.pending_activities
+        if any(
+            a.activity_type.name == activity
+            and a.state == PendingActivityState.PENDING_ACTIVITY_STATE_STARTED
+            for a in pending
+        ):
+            return
+        assert time.monotonic() < deadline, f"{activity} never started"
+        await asyncio.sleep(0.1)
 
 
 async def _until_status(

@@ -27,6 +27,7 @@ def documents() -> tuple[list[Path], list[str]]:
     wanted = [
         "README.md",
         *sorted(str(p.relative_to(ROOT)) for p in (ROOT / "adrs").glob("*.md")),
+        "architecture/packages.md",
         "architecture/schema.md",
         "runbook.md",
         "tests/coverage-summary.md",

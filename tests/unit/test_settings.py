@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from typing import get_args
+
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from pydantic import ValidationError
+from pydantic import SecretStr, ValidationError
 
-from foundation.settings import DEV_JWT_SECRET, Environment, Settings
+from foundation.settings import DEV_JWT_SECRET, Environment, RetryProfileName, Settings
 from tests.support import public_pem
+from workflows.contracts import RetryProfile
 
 
 def test_production_refuses_to_start_with_the_dev_secret() -> None:
@@ -97,3 +100,14 @@ def test_ec_public_key_for_rs256_is_refused_at_startup() -> None:
 def test_hmac_secret_shorter_than_the_hash_is_refused() -> None:
     with pytest.raises(ValidationError, match="at least 32 bytes"):
         Settings(jwt_secret="too-short")
+
+
+def test_the_retry_profile_setting_names_exactly_the_workflow_profiles() -> None:
+    assert set(get_args(RetryProfileName)) == {profile.value for profile in RetryProfile}
+
+
+def test_the_retry_profile_defaults_to_production_in_production_and_demo_in_dev() -> None:
+    production = Settings(environment=Environment.PRODUCTION, jwt_secret=SecretStr("s" * 32))
+
+    assert RetryProfile(production.effective_retry_profile) is RetryProfile.PRODUCTION
+    assert RetryProfile(Settings().effective_retry_profile) is RetryProfile.DEMO

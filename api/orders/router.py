@@ -13,7 +13,7 @@ from api.dependencies import AppSettings, SessionFactory, TemporalClient
 from api.idempotency.header import IdempotencyKeyHeader
 from api.orders.access import visible_order
 from api.orders.schemas import CancelIn, OrderCreate, OrderOut
-from api.orders.service import OrderService, order_out
+from api.orders.service import CANCEL_RETRY_AFTER_SECONDS, OrderService, order_out
 from api.ratelimit import OrderRateLimit
 from api.responses import problem_responses
 
@@ -105,7 +105,15 @@ async def cancel_order(
 ) -> JSONResponse:
     order = await visible_order(service, order_id, principal)
     outcome = await service.cancel(order, reason=(body or CancelIn()).reason)
+    body_out = order_out(outcome.order).model_dump(mode="json")
+    if outcome.finished:
+        return JSONResponse(body_out, status_code=200)
+    # Compensation goes on in the workflow: say where to follow it and when to look again.
     return JSONResponse(
-        order_out(outcome.order).model_dump(mode="json"),
-        status_code=200 if outcome.finished else 202,
+        body_out,
+        status_code=202,
+        headers={
+            "Location": f"/orders/{outcome.order.id}",
+            "Retry-After": str(CANCEL_RETRY_AFTER_SECONDS),
+        },
     )

@@ -11,7 +11,11 @@ from typing import Any
 
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.client import (
+    Client,
+    WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+)
 from temporalio.service import RPCError
 
 from api.idempotency.header import request_fingerprint
@@ -34,6 +38,10 @@ from workflows.order_fulfillment import CANCELLABLE, OrderFulfillmentWorkflow
 from workflows.starter import start_fulfillment
 
 logger = logging.getLogger(__name__)
+
+
+# How soon a client told "compensation still running" should look at the order again.
+CANCEL_RETRY_AFTER_SECONDS = 5
 
 
 @dataclass(frozen=True)
@@ -238,7 +246,9 @@ class OrderService:
                 await handle.execute_update(
                     OrderFulfillmentWorkflow.cancel, CancelRequest(reason=reason)
                 )
-        except TimeoutError:
+        except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
+            # The SDK turns the cancelled wait (or its own RPC deadline) into its own error
+            # rather than TimeoutError; either way the update is with the workflow already.
             return CancelOutcome(await self._reload(order), finished=False)
         except WorkflowUpdateFailedError as exc:
             cause = exc.cause if exc.cause is not None else exc

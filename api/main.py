@@ -19,7 +19,7 @@ from api.products.router import router as products_router
 from api.ratelimit import OrderRateLimiter
 from api.tracing import install_tracing
 from foundation.db import make_engine, make_session_factory
-from foundation.settings import Settings, get_settings
+from foundation.settings import Settings, get_settings, settings_or_exit
 from foundation.telemetry import configure_logging, configure_tracing
 from foundation.temporal_client import connect_temporal
 
@@ -60,4 +60,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     return app
 
 
-app = create_app()
+# Imported by uvicorn: bad settings end the process with one line, not a traceback.
+app = create_app(settings_or_exit())

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import sys
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Literal, NoReturn
 
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings.exceptions import SettingsError
 
 # A well-known value so a dev token can be minted with no setup; production refuses it.
 DEV_JWT_SECRET = "dev-only-insecure-secret-change-me-0000000000"
@@ -123,7 +125,9 @@ class Settings(BaseSettings):
             raise ValueError("jwt_algorithms must list real signing algorithms, never 'none'")
         unknown = set(algorithms) - HMAC_ALGORITHMS - ASYMMETRIC_ALGORITHMS
         if unknown:
-            raise ValueError(f"jwt_algorithms has unsupported algorithms: {sorted(unknown)}")
+            # The allowed names, not the given ones: a refusal never echoes a configured value.
+            supported = ", ".join(sorted(HMAC_ALGORITHMS | ASYMMETRIC_ALGORITHMS))
+            raise ValueError(f"jwt_algorithms has unsupported algorithms; supported: {supported}")
         return algorithms
 
     @model_validator(mode="after")
@@ -185,6 +189,55 @@ class Settings(BaseSettings):
         return "production" if self.environment is Environment.PRODUCTION else "demo"
 
 
+class ConfigurationError(Exception):
+    """Settings the service refuses, described by setting name and rule only.
+
+    pydantic's own error carries each `input_value`, which for a secret is the secret; this one
+    is built from the names and rules alone, and is raised without that error as its cause.
+    """
+
+
+def _environment_name(field: object) -> str:
+    name = str(field)
+    info = Settings.model_fields.get(name)
+    if info is not None and isinstance(info.validation_alias, str):
+        return info.validation_alias
+    if info is not None:
+        return f"{Settings.model_config.get('env_prefix', '')}{name}".upper()
+    return name.upper()  # already the environment name (an alias)
+
+
+def _describe(error: ValidationError) -> str:
+    reasons = []
+    for detail in error.errors(include_url=False, include_input=False, include_context=False):
+        rule = detail["msg"].removeprefix("Value error, ")
+        location = detail["loc"]
+        # Model-wide rules name their settings themselves; field rules get the name in front.
+        reasons.append(f"{_environment_name(location[0])}: {rule}" if location else rule)
+    return "; ".join(reasons)
+
+
 @lru_cache
 def get_settings() -> Settings:
-    return Settings()
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise ConfigurationError(_describe(exc)) from None
+    except SettingsError as exc:
+        # Raised for a value that is not even parseable (e.g. a list that is not JSON); its
+        # message names the field and the source, not the value.
+        raise ConfigurationError(str(exc)) from None
+
+
+def refuse_to_start(error: ConfigurationError) -> NoReturn:
+    """How every process entry point ends on bad settings: one line, no traceback, status 2."""
+    print(f"refusing to start: {error}", file=sys.stderr)
+    raise SystemExit(2)
+
+
+def settings_or_exit() -> Settings:
+    """get_settings() for process entry points (CLI, ASGI modules, the worker)."""
+    try:
+        return get_settings()
+    except ConfigurationError as exc:
+        refuse_to_start(exc)

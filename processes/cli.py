@@ -5,14 +5,14 @@ from __future__ import annotations
 import argparse
 import sys
 
-from foundation.settings import get_settings
+from foundation.settings import settings_or_exit
 from foundation.tokens import DEFAULT_SCOPES, mint_dev_token
 
 
 def _token(args: argparse.Namespace) -> int:
     scopes = list(DEFAULT_SCOPES) + [s for s in args.scope if s not in DEFAULT_SCOPES]
     try:
-        print(mint_dev_token(get_settings(), args.sub, scopes, ttl_seconds=args.ttl))
+        print(mint_dev_token(settings_or_exit(), args.sub, scopes, ttl_seconds=args.ttl))
     except PermissionError as exc:
         print(f"order-api token: {exc}", file=sys.stderr)
         return 2
@@ -22,7 +22,7 @@ def _token(args: argparse.Namespace) -> int:
 def _run(_: argparse.Namespace) -> int:
     from processes.devstack.stack import run_stack
 
-    return run_stack(get_settings())
+    return run_stack(settings_or_exit())
 
 
 def _worker(_: argparse.Namespace) -> int:
@@ -35,7 +35,7 @@ def _worker(_: argparse.Namespace) -> int:
 def _migrate(_: argparse.Namespace) -> int:
     from foundation.migrate import upgrade_to_head
 
-    upgrade_to_head(get_settings().effective_database_url)
+    upgrade_to_head(settings_or_exit().effective_database_url)
     return 0
 
 

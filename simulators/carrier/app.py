@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from foundation.models import CarrierAttempt, CarrierShipment
-from foundation.settings import Settings, get_settings
+from foundation.settings import Settings, get_settings, settings_or_exit
 from simulators.carrier import ledger, scenarios
 from simulators.carrier.schemas import (
     ShipmentList,
@@ -128,4 +128,4 @@ def create_app(settings: Settings | None = None, *, seed: int | None = None) -> 
     )
 
 
-app = create_app()
+app = create_app(settings_or_exit())

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from foundation.models import GatewayAttempt, GatewayCharge
-from foundation.settings import Settings, get_settings
+from foundation.settings import Settings, get_settings, settings_or_exit
 from simulators.errors import SimulatorError, error_response, error_responses
 from simulators.faults import FaultInjector, inject_faults, unavailable_this_try
 from simulators.idempotency import (
@@ -166,4 +166,4 @@ def create_app(settings: Settings | None = None, *, seed: int | None = None) -> 
     )
 
 
-app = create_app()
+app = create_app(settings_or_exit())

@@ -62,6 +62,11 @@ class TokenVerifier:
         )
 
     async def verify(self, token: str) -> Principal:
+        # Before any parsing or crypto, so a huge token costs no base64, JSON or HMAC work.
+        if len(token) > self._settings.max_bearer_token_bytes:
+            raise _unauthorized(
+                f"The bearer token is longer than {self._settings.max_bearer_token_bytes} bytes."
+            )
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError:

@@ -11,6 +11,7 @@ from api import health
 from api.auth import TokenVerifier
 from api.body_limit import BodySizeLimit
 from api.dead_letters.router import router as dead_letters_router
+from api.header_limit import HeaderSizeLimit
 from api.metrics import install_metrics
 from api.openapi import install_openapi
 from api.orders.router import router as orders_router
@@ -52,6 +53,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_body_bytes)
     install_metrics(app)
     install_tracing(app)
+    # Added last, so outermost: oversized headers are refused before tracing parses them.
+    app.add_middleware(HeaderSizeLimit, max_bytes=settings.max_request_header_bytes)
     app.include_router(health.router)
     app.include_router(products_router)
     app.include_router(orders_router)

@@ -116,6 +116,10 @@ class Settings(BaseSettings):
 
     # Input limits (adrs/0005-input-limits.md). The rate limit is per principal and per replica.
     max_request_body_bytes: int = Field(default=64 * 1024, gt=0)
+    # All header names and values together (431 over it); room for a large token and the rest.
+    max_request_header_bytes: int = Field(default=16 * 1024, gt=0)
+    # A bearer token longer than this is refused (401) before it is parsed or its signature checked.
+    max_bearer_token_bytes: int = Field(default=8 * 1024, gt=0)
     rate_limit_orders_per_minute: int = Field(default=120, gt=0)
 
     @field_validator("jwt_algorithms")

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 
 import httpx
+import jwt
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -267,3 +269,66 @@ async def test_values_are_validated_as_sent_not_trimmed(
     assert response.status_code == 422
     pointers = {e["pointer"] for e in response.json()["errors"]}
     assert f"/body/{section}/{field}" in pointers
+
+
+# --- header and token size ---------------------------------------------------------------
+
+
+def _padded_token(settings: Settings, padding: int) -> str:
+    """A correctly signed, unexpired token made long by one extra claim."""
+    now = int(time.time())
+    claims = {
+        "sub": "alice",
+        "scope": "orders:write orders:read",
+        "iss": settings.jwt_issuer,
+        "aud": settings.jwt_audience,
+        "iat": now,
+        "exp": now + 300,
+        "padding": "x" * padding,
+    }
+    return jwt.encode(claims, settings.jwt_secret.get_secret_value(), algorithm="HS256")
+
+
+async def test_headers_over_the_total_limit_are_431_before_auth_or_storage(
+    api: httpx.AsyncClient, auth: Auth, sessions: Sessions
+) -> None:
+    headers = {**auth(key=_key()), "X-Padding": "x" * (8 * 1024 * 1024)}
+    response = await api.post("/orders", json=order_body(), headers=headers)
+    assert response.status_code == 431
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["type"].endswith("/request-header-fields-too-large")
+    assert await _stored(sessions) == (0, 0)
+
+
+async def test_headers_under_the_total_limit_are_not_refused_for_their_size(
+    api: httpx.AsyncClient, auth: Auth
+) -> None:
+    headers = {**auth(), "X-Padding": "x" * 4096}
+    assert (await api.get("/products", headers=headers)).status_code == 200
+
+
+async def test_validly_signed_token_over_the_length_limit_is_401_without_being_decoded(
+    api: httpx.AsyncClient, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def never_decode(*_: object, **__: object) -> None:
+        raise AssertionError("an oversized token reached the JWT library")
+
+    monkeypatch.setattr(jwt, "get_unverified_header", never_decode)
+    monkeypatch.setattr(jwt, "decode", never_decode)
+    token = _padded_token(settings, settings.max_bearer_token_bytes)
+    response = await api.get(
+        f"/orders/{uuid.uuid4()}", headers={"Authorization": f"Bearer {token}"}
+    )
+    assert response.status_code == 401
+    assert "longer than" in response.json()["detail"]
+    assert response.headers["WWW-Authenticate"].startswith('Bearer error="invalid_token"')
+
+
+async def test_token_at_the_length_limit_is_verified_as_usual(
+    api: httpx.AsyncClient, settings: Settings
+) -> None:
+    token = _padded_token(settings, 0)
+    token = _padded_token(settings, (settings.max_bearer_token_bytes - len(token)) * 3 // 4)
+    assert len(token) <= settings.max_bearer_token_bytes
+    response = await api.get("/dead-letters", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 403  # verified, then refused for scope, not for size

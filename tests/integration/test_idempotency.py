@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
@@ -36,7 +37,9 @@ async def _orders(sessions: Sessions, customer: str | None = None) -> list[Order
 async def _claim_in_flight(sessions: Sessions, customer: str, key: str, lease: timedelta) -> None:
     """Stand in for a first request that has claimed the key and is still working."""
     fingerprint = request_fingerprint(
-        "POST", "/orders", OrderCreate.model_validate(order_body()).model_dump(mode="json")
+        "POST",
+        "/orders",
+        OrderCreate.model_validate_json(json.dumps(order_body())).model_dump(mode="json"),
     )
     async with sessions.begin() as session:
         repo = IdempotencyRepository(session, retention=timedelta(hours=24), lease=lease)

@@ -146,6 +146,47 @@ async def test_out_of_bounds_field_is_422_with_its_pointer(
     assert pointer in {e["pointer"] for e in response.json()["errors"]}
 
 
+@pytest.mark.parametrize(
+    ("overrides", "pointer"),
+    [
+        ({"items": [{"sku": "WIDGET-1", "quantity": "1"}]}, "/body/items/0/quantity"),
+        ({"items": [{"sku": "WIDGET-1", "quantity": True}]}, "/body/items/0/quantity"),
+        ({"items": [{"sku": "WIDGET-1", "quantity": 1.0}]}, "/body/items/0/quantity"),
+        ({"payment_method": 42}, "/body/payment_method"),
+        ({"shipping_address": {"postal_code": 12345}}, "/body/shipping_address/postal_code"),
+    ],
+    ids=["quantity-string", "quantity-boolean", "quantity-float", "number-for-string",
+         "number-for-postal-code"],
+)  # fmt: skip
+async def test_a_value_of_the_wrong_json_type_is_422_not_coerced(
+    api: httpx.AsyncClient,
+    auth: Auth,
+    sessions: Sessions,
+    overrides: dict[str, object],
+    pointer: str,
+) -> None:
+    body = order_body(**overrides)
+    if "shipping_address" in overrides:
+        address = order_body()["shipping_address"]
+        assert isinstance(address, dict)
+        body["shipping_address"] = {**address, **overrides["shipping_address"]}  # type: ignore[dict-item]
+    response = await api.post("/orders", json=body, headers=auth(key=_key()))
+    assert response.status_code == 422, response.text
+    assert pointer in {e["pointer"] for e in response.json()["errors"]}
+    assert await _stored(sessions) == (0, 0)
+
+
+@pytest.mark.parametrize("reason", [42, True, ["late"]], ids=["number", "boolean", "list"])
+async def test_a_cancel_reason_that_is_not_a_string_is_422(
+    api: httpx.AsyncClient, auth: Auth, reason: object
+) -> None:
+    response = await api.post(
+        f"/orders/{uuid.uuid4()}/cancel", json={"reason": reason}, headers=auth()
+    )
+    assert response.status_code == 422
+    assert "/body/reason" in {e["pointer"] for e in response.json()["errors"]}
+
+
 # --- rate limit --------------------------------------------------------------------------
 
 

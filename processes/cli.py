@@ -5,12 +5,14 @@ from __future__ import annotations
 import argparse
 import sys
 
+from foundation.domain import Scope
 from foundation.settings import settings_or_exit
 from foundation.tokens import DEFAULT_SCOPES, mint_dev_token
 
 
 def _token(args: argparse.Namespace) -> int:
-    scopes = list(DEFAULT_SCOPES) + [s for s in args.scope if s not in DEFAULT_SCOPES]
+    # Exactly the scopes asked for, so read-only and admin-only tokens can be minted too.
+    scopes = list(dict.fromkeys(args.scope)) or list(DEFAULT_SCOPES)
     try:
         print(mint_dev_token(settings_or_exit(), args.sub, scopes, ttl_seconds=args.ttl))
     except PermissionError as exc:
@@ -49,7 +51,8 @@ def main(argv: list[str] | None = None) -> int:
         "--scope",
         action="append",
         default=[],
-        help="extra scope beyond orders:write and orders:read (repeatable), e.g. admin",
+        choices=[scope.value for scope in Scope],
+        help="a scope the token carries (repeatable); without any: orders:write orders:read",
     )
     token.add_argument("--ttl", type=int, default=3600, help="lifetime in seconds")
     token.set_defaults(handler=_token)

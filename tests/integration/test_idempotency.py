@@ -212,3 +212,14 @@ async def test_twenty_concurrent_identical_posts_make_one_order_and_one_workflow
         assert len(runs) == 1, runs
 
     await eventually(exactly_one_run)
+
+
+async def test_idempotency_key_sent_in_two_header_fields_is_400_and_stores_nothing(
+    api: httpx.AsyncClient, auth: Auth, sessions: Sessions
+) -> None:
+    headers = [*auth().items(), ("Idempotency-Key", "dup-1"), ("Idempotency-Key", "dup-2")]
+    response = await api.post("/orders", json=order_body(), headers=headers)
+    assert response.status_code == 400
+    assert response.json()["type"].endswith("/idempotency-key-malformed")
+    async with sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(Order)) == 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 
@@ -23,6 +24,8 @@ from foundation.db import make_engine, make_session_factory
 from foundation.settings import Settings, get_settings, settings_or_exit
 from foundation.telemetry import configure_logging, configure_tracing
 from foundation.temporal_client import connect_temporal
+
+NO_DOCS: dict[str, Any] = {"docs_url": None, "redoc_url": None, "openapi_url": None}
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -47,11 +50,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         summary="Idempotent order intake; fulfilment runs as Temporal workflows.",
         lifespan=lifespan,
+        # Off in production unless turned on (ORDER_API_DOCS_ENABLED); the contract is openapi.yaml.
+        **({} if settings.effective_docs_enabled else NO_DOCS),
     )
     install_problem_handlers(app)
     # Added before the metrics middleware, so metrics (outermost) count its 413s too.
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_body_bytes)
-    install_metrics(app)
+    install_metrics(app, settings)
     install_tracing(app)
     # Added last, so outermost: oversized headers are refused before tracing parses them.
     app.add_middleware(HeaderSizeLimit, max_bytes=settings.max_request_header_bytes)

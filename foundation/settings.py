@@ -114,6 +114,13 @@ class Settings(BaseSettings):
     # An order younger than this is left to the request that is starting it.
     reconcile_grace_seconds: float = 10.0
 
+    # What the API shows besides its routes. Unset: docs (/docs, /redoc, /openapi.json) in dev
+    # only; openapi.yaml in the repository is the contract either way.
+    docs_enabled: bool | None = None
+    # Set: /metrics answers only `Authorization: Bearer <token>`. Unset: open in dev, absent (404)
+    # in production, where metrics would tell anyone the traffic and error rates.
+    metrics_token: SecretStr | None = None
+
     # Input limits (adrs/0005-input-limits.md). The rate limit is per principal and per replica.
     max_request_body_bytes: int = Field(default=64 * 1024, gt=0)
     # All header names and values together (431 over it); room for a large token and the rest.
@@ -167,6 +174,12 @@ class Settings(BaseSettings):
             # Keys fetched in the clear could be swapped in transit for an attacker's.
             raise ValueError("ORDER_API_JWT_JWKS_URL must be https:// in production")
         return self
+
+    @property
+    def effective_docs_enabled(self) -> bool:
+        if self.docs_enabled is not None:
+            return self.docs_enabled
+        return self.environment is not Environment.PRODUCTION
 
     @property
     def effective_database_url(self) -> str:

@@ -35,4 +35,7 @@ EXPOSE 8000
 # The slim image has no curl; the interpreter is already there.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
     CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/health/live', timeout=2)"]
-CMD ["uvicorn", "api.main:app", "--host", "0.0.0.0", "--port", "8000"]
+# h11 with a bounded header buffer (16 KiB of headers plus 8 KiB for the request line); the app
+# refuses headers over ORDER_API_MAX_REQUEST_HEADER_BYTES itself as well (adrs/0005).
+CMD ["uvicorn", "api.main:app", "--host", "0.0.0.0", "--port", "8000", \
+     "--http", "h11", "--h11-max-incomplete-event-size", "24576"]

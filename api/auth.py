@@ -20,6 +20,8 @@ logger = logging.getLogger(__name__)
 _bearer = HTTPBearer(auto_error=False, description="A JWT from `order-api token --sub <customer>`")
 
 REQUIRED_CLAIMS = ["exp", "iss", "aud", "sub"]
+# RFC 7519 4.1.4-4.1.6: the registered claims that are NumericDates.
+TIME_CLAIMS = ("exp", "nbf", "iat")
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,11 @@ class TokenVerifier:
         )
 
     async def verify(self, token: str) -> Principal:
+        # Before any parsing or crypto, so a huge token costs no base64, JSON or HMAC work.
+        if len(token) > self._settings.max_bearer_token_bytes:
+            raise _unauthorized(
+                f"The bearer token is longer than {self._settings.max_bearer_token_bytes} bytes."
+            )
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError:
@@ -86,6 +93,17 @@ class TokenVerifier:
         except jwt.PyJWTError as exc:
             # PyJWT's reason is safe to share (expired, wrong audience, ...); the token never is.
             raise _unauthorized(f"The bearer token is not valid: {exc}.") from None
+        # PyJWT reads these with int(), so "exp": "9999999999" or "iat": true would pass; RFC 7519
+        # makes them NumericDates, JSON numbers, and a boolean is not one.
+        for claim in TIME_CLAIMS:
+            value = claims.get(claim)
+            if claim in claims and (isinstance(value, bool) or not isinstance(value, int | float)):
+                raise _unauthorized(
+                    f"The bearer token's {claim} claim must be a NumericDate (a JSON number)."
+                )
+        # PyJWT insists on a string subject; an empty one would still name no customer at all.
+        if not str(claims["sub"]).strip():
+            raise _unauthorized("The bearer token's sub claim must not be blank.")
         scopes = claims.get("scope", "")
         if not isinstance(scopes, str):
             raise _unauthorized("The bearer token's scope claim must be a space-separated string.")

@@ -62,7 +62,8 @@ def _require_json(request: Request) -> None:
 def _validate(model: type[Model], request: Request, raw: bytes) -> Model:
     _require_json(request)
     try:
-        data = json.loads(raw)
+        # Parsed here first only to report malformed JSON with its position in our own words.
+        json.loads(raw)
     except (ValueError, RecursionError) as exc:
         # RecursionError: deeply nested arrays are valid JSON that Python cannot decode.
         position = exc.pos if isinstance(exc, json.JSONDecodeError) else 0
@@ -70,7 +71,9 @@ def _validate(model: type[Model], request: Request, raw: bytes) -> Model:
             [{"type": "json_invalid", "loc": ("body", position), "msg": "JSON decode error"}]
         ) from None
     try:
-        return model.model_validate(data)
+        # From the JSON text, so strict models tell JSON types apart (a string is not a number)
+        # and still read enums from their string values.
+        return model.model_validate_json(raw)
     except ValidationError as exc:
         errors = [
             {"type": e["type"], "loc": ("body", *e["loc"]), "msg": e["msg"]}

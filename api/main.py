@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 
@@ -11,6 +12,7 @@ from api import health
 from api.auth import TokenVerifier
 from api.body_limit import BodySizeLimit
 from api.dead_letters.router import router as dead_letters_router
+from api.header_limit import HeaderSizeLimit
 from api.metrics import install_metrics
 from api.openapi import install_openapi
 from api.orders.router import router as orders_router
@@ -19,9 +21,11 @@ from api.products.router import router as products_router
 from api.ratelimit import OrderRateLimiter
 from api.tracing import install_tracing
 from foundation.db import make_engine, make_session_factory
-from foundation.settings import Settings, get_settings
+from foundation.settings import Settings, get_settings, settings_or_exit
 from foundation.telemetry import configure_logging, configure_tracing
 from foundation.temporal_client import connect_temporal
+
+NO_DOCS: dict[str, Any] = {"docs_url": None, "redoc_url": None, "openapi_url": None}
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -46,12 +50,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         summary="Idempotent order intake; fulfilment runs as Temporal workflows.",
         lifespan=lifespan,
+        # Off in production unless turned on (ORDER_API_DOCS_ENABLED); the contract is openapi.yaml.
+        **({} if settings.effective_docs_enabled else NO_DOCS),
     )
     install_problem_handlers(app)
     # Added before the metrics middleware, so metrics (outermost) count its 413s too.
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_body_bytes)
-    install_metrics(app)
+    install_metrics(app, settings)
     install_tracing(app)
+    # Added last, so outermost: oversized headers are refused before tracing parses them.
+    app.add_middleware(HeaderSizeLimit, max_bytes=settings.max_request_header_bytes)
     app.include_router(health.router)
     app.include_router(products_router)
     app.include_router(orders_router)
@@ -60,4 +68,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     return app
 
 
-app = create_app()
+# Imported by uvicorn: bad settings end the process with one line, not a traceback.
+app = create_app(settings_or_exit())

@@ -12,7 +12,6 @@ _WHY = {
     401: "Missing or invalid bearer token",
     403: "The token lacks the required scope",
     404: "No such resource (or not yours)",
-    409: "A request with this Idempotency-Key is still in flight; see Retry-After",
     413: "Request body too large",
     415: "The request body is not application/json",
     422: "The request body is invalid, or the Idempotency-Key was used with another body",
@@ -20,7 +19,7 @@ _WHY = {
     503: "A dependency (database, token issuer) is unavailable; retry later",
 }
 
-_RETRY_AFTER = {"schema": {"type": "integer"}, "description": "seconds to wait, at least 1"}
+RETRY_AFTER = {"schema": {"type": "integer"}, "description": "seconds to wait, at least 1"}
 _HEADERS: dict[int, dict[str, dict[str, Any]]] = {
     401: {
         "WWW-Authenticate": {
@@ -36,14 +35,33 @@ _HEADERS: dict[int, dict[str, dict[str, Any]]] = {
             "description": 'RFC 6750 challenge: `Bearer error="insufficient_scope"` and the scope',
         }
     },
-    409: {"Retry-After": {**_RETRY_AFTER, "required": True}},
-    429: {"Retry-After": {**_RETRY_AFTER, "required": True}},
-    503: {"Retry-After": _RETRY_AFTER},
+    429: {"Retry-After": {**RETRY_AFTER, "required": True}},
+    503: {"Retry-After": RETRY_AFTER},
 }
 
 
+def problem_response_doc(
+    status: int,
+    problem_types: dict[str, str],
+    *,
+    headers: dict[str, dict[str, Any]] | None = None,
+) -> dict[int | str, dict[str, Any]]:
+    """One status whose meaning depends on the route (409 above all): its problem types, each
+    with when it happens, and exactly the headers those answers carry."""
+    kinds = "; ".join(f"`{slug}`: {when}" for slug, when in problem_types.items())
+    response: dict[str, Any] = {
+        "description": f"{HTTPStatus(status).phrase}. Problem types: {kinds}",
+        "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+    }
+    if headers:
+        response["headers"] = headers
+    return {status: response}
+
+
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    # Problem itself is registered under components by api/openapi.py.
+    # Problem itself is registered under components by api/openapi.py. A 409 means something
+    # different on each route, so routes document theirs with problem_response_doc.
+    assert 409 not in statuses, "document 409 with problem_response_doc"
     responses: dict[int | str, dict[str, Any]] = {}
     for status in statuses:
         response: dict[str, Any] = {

@@ -12,6 +12,8 @@ from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from foundation.configuration import ConfigurationError, load_settings, refuse_to_start
+
 # A well-known value so a dev token can be minted with no setup; production refuses it.
 DEV_JWT_SECRET = "dev-only-insecure-secret-change-me-0000000000"
 
@@ -107,8 +109,19 @@ class Settings(BaseSettings):
     # An order younger than this is left to the request that is starting it.
     reconcile_grace_seconds: float = 10.0
 
+    # What the API shows besides its routes. Unset: docs (/docs, /redoc, /openapi.json) in dev
+    # only; openapi.yaml in the repository is the contract either way.
+    docs_enabled: bool | None = None
+    # Set: /metrics answers only `Authorization: Bearer <token>`. Unset: open in dev, absent (404)
+    # in production, where metrics would tell anyone the traffic and error rates.
+    metrics_token: SecretStr | None = None
+
     # Input limits (adrs/0005-input-limits.md). The rate limit is per principal and per replica.
     max_request_body_bytes: int = Field(default=64 * 1024, gt=0)
+    # All header names and values together (431 over it); room for a large token and the rest.
+    max_request_header_bytes: int = Field(default=16 * 1024, gt=0)
+    # A bearer token longer than this is refused (401) before it is parsed or its signature checked.
+    max_bearer_token_bytes: int = Field(default=8 * 1024, gt=0)
     rate_limit_orders_per_minute: int = Field(default=120, gt=0)
 
     @field_validator("jwt_algorithms")
@@ -118,7 +131,9 @@ class Settings(BaseSettings):
             raise ValueError("jwt_algorithms must list real signing algorithms, never 'none'")
         unknown = set(algorithms) - HMAC_ALGORITHMS - ASYMMETRIC_ALGORITHMS
         if unknown:
-            raise ValueError(f"jwt_algorithms has unsupported algorithms: {sorted(unknown)}")
+            # The allowed names, not the given ones: a refusal never echoes a configured value.
+            supported = ", ".join(sorted(HMAC_ALGORITHMS | ASYMMETRIC_ALGORITHMS))
+            raise ValueError(f"jwt_algorithms has unsupported algorithms; supported: {supported}")
         return algorithms
 
     @model_validator(mode="after")
@@ -156,6 +171,12 @@ class Settings(BaseSettings):
         return self
 
     @property
+    def effective_docs_enabled(self) -> bool:
+        if self.docs_enabled is not None:
+            return self.docs_enabled
+        return self.environment is not Environment.PRODUCTION
+
+    @property
     def effective_database_url(self) -> str:
         return self.database_url or (
             f"postgresql+psycopg://postgres@127.0.0.1:{self.postgres_port}/orders"
@@ -182,4 +203,12 @@ class Settings(BaseSettings):
 
 @lru_cache
 def get_settings() -> Settings:
-    return Settings()
+    return load_settings(Settings)
+
+
+def settings_or_exit() -> Settings:
+    """get_settings() for process entry points (CLI, ASGI modules, the worker)."""
+    try:
+        return get_settings()
+    except ConfigurationError as exc:
+        refuse_to_start(exc)

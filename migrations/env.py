@@ -8,7 +8,7 @@ from alembic import context
 from sqlalchemy import create_engine, pool
 
 from foundation.models import Base
-from foundation.settings import get_settings
+from foundation.settings import settings_or_exit
 
 config = context.config
 if config.config_file_name is not None and config.attributes.get("configure_logger", True):
@@ -19,7 +19,7 @@ target_metadata = Base.metadata
 
 
 def _url() -> str:
-    return config.get_main_option("sqlalchemy.url") or get_settings().effective_database_url
+    return config.get_main_option("sqlalchemy.url") or settings_or_exit().effective_database_url
 
 
 def run_migrations_offline() -> None:

@@ -5,14 +5,16 @@ from __future__ import annotations
 import argparse
 import sys
 
-from foundation.settings import get_settings
+from foundation.domain import Scope
+from foundation.settings import settings_or_exit
 from foundation.tokens import DEFAULT_SCOPES, mint_dev_token
 
 
 def _token(args: argparse.Namespace) -> int:
-    scopes = list(DEFAULT_SCOPES) + [s for s in args.scope if s not in DEFAULT_SCOPES]
+    # Exactly the scopes asked for, so read-only and admin-only tokens can be minted too.
+    scopes = list(dict.fromkeys(args.scope)) or list(DEFAULT_SCOPES)
     try:
-        print(mint_dev_token(get_settings(), args.sub, scopes, ttl_seconds=args.ttl))
+        print(mint_dev_token(settings_or_exit(), args.sub, scopes, ttl_seconds=args.ttl))
     except PermissionError as exc:
         print(f"order-api token: {exc}", file=sys.stderr)
         return 2
@@ -22,7 +24,7 @@ def _token(args: argparse.Namespace) -> int:
 def _run(_: argparse.Namespace) -> int:
     from processes.devstack.stack import run_stack
 
-    return run_stack(get_settings())
+    return run_stack(settings_or_exit())
 
 
 def _worker(_: argparse.Namespace) -> int:
@@ -35,7 +37,7 @@ def _worker(_: argparse.Namespace) -> int:
 def _migrate(_: argparse.Namespace) -> int:
     from foundation.migrate import upgrade_to_head
 
-    upgrade_to_head(get_settings().effective_database_url)
+    upgrade_to_head(settings_or_exit().effective_database_url)
     return 0
 
 
@@ -49,7 +51,8 @@ def main(argv: list[str] | None = None) -> int:
         "--scope",
         action="append",
         default=[],
-        help="extra scope beyond orders:write and orders:read (repeatable), e.g. admin",
+        choices=[scope.value for scope in Scope],
+        help="a scope the token carries (repeatable); without any: orders:write orders:read",
     )
     token.add_argument("--ttl", type=int, default=3600, help="lifetime in seconds")
     token.set_defaults(handler=_token)

@@ -18,7 +18,7 @@ from activities.payments import PaymentActivities
 from activities.shipping import ShippingActivities
 from activities.stock import StockActivities
 from foundation.db import make_engine, make_session_factory
-from foundation.settings import Settings, get_settings
+from foundation.settings import Settings, settings_or_exit
 from foundation.telemetry import configure_logging, configure_tracing
 from foundation.temporal_client import connect_temporal
 from processes.reconciler import reconcile_forever
@@ -82,7 +82,7 @@ async def run_worker(settings: Settings) -> None:
 
 
 def main() -> None:
-    settings = get_settings()
+    settings = settings_or_exit()
     configure_logging(settings.log_level)
     configure_tracing("order-worker", export_to_console=settings.otel_console_export)
     asyncio.run(run_worker(settings))

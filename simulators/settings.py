@@ -13,6 +13,8 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from foundation.configuration import ConfigurationError, load_settings, refuse_to_start
+
 
 class SimulatorSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="ORDER_API_", extra="ignore")
@@ -43,4 +45,12 @@ class SimulatorSettings(BaseSettings):
 
 @lru_cache
 def get_simulator_settings() -> SimulatorSettings:
-    return SimulatorSettings()
+    return load_settings(SimulatorSettings)
+
+
+def simulator_settings_or_exit() -> SimulatorSettings:
+    """get_simulator_settings() for the ASGI modules: a bad setting refuses in one line."""
+    try:
+        return get_simulator_settings()
+    except ConfigurationError as exc:
+        refuse_to_start(exc)

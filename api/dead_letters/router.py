@@ -10,7 +10,7 @@ from api.auth import Admin
 from api.dead_letters.schemas import DeadLetterPage, RedriveOut
 from api.dead_letters.service import DeadLetterService
 from api.dependencies import AppSettings, SessionFactory, TemporalClient
-from api.responses import problem_responses
+from api.responses import problem_response_doc, problem_responses
 
 router = APIRouter(prefix="/dead-letters", tags=["dead letters"])
 # Ids are PostgreSQL bigints: a larger number is a client error, not a database one.
@@ -48,7 +48,10 @@ async def list_dead_letters(
     status_code=202,
     response_model=RedriveOut,
     summary="Run the dead-lettered order's workflow again",
-    responses=problem_responses(401, 403, 404, 409, 422, 503),
+    responses={
+        **problem_responses(401, 403, 404, 422, 503),
+        **problem_response_doc(409, {"dead-letter-resolved": "the order completed since"}),
+    },
 )
 async def redrive(
     dead_letter_id: Annotated[int, Path(ge=1, le=MAX_ID)], _: Admin, service: Service

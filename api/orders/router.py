@@ -13,9 +13,9 @@ from api.dependencies import AppSettings, SessionFactory, TemporalClient
 from api.idempotency.header import IdempotencyKeyHeader
 from api.orders.access import visible_order
 from api.orders.schemas import CancelIn, OrderCreate, OrderOut
-from api.orders.service import OrderService, order_out
+from api.orders.service import CANCEL_RETRY_AFTER_SECONDS, OrderService, order_out
 from api.ratelimit import OrderRateLimit
-from api.responses import problem_responses
+from api.responses import RETRY_AFTER, problem_response_doc, problem_responses
 
 router = APIRouter(tags=["orders"])
 
@@ -51,7 +51,12 @@ ORDER_CREATE_BODY = {
                 },
             },
         },
-        **problem_responses(400, 401, 403, 409, 413, 415, 422, 429, 503),
+        **problem_responses(400, 401, 403, 413, 415, 422, 429, 503),
+        **problem_response_doc(
+            409,
+            {"idempotency-key-in-flight": "a request with this key is still being processed"},
+            headers={"Retry-After": {**RETRY_AFTER, "required": True}},
+        ),
     },
     openapi_extra={"requestBody": ORDER_CREATE_BODY},
 )
@@ -87,8 +92,28 @@ async def get_order(order_id: str, principal: OrderReader, service: Service) -> 
     summary="Cancel an order that has not shipped (idempotent)",
     responses={
         200: {"description": "Cancelled; stock released and payment refunded"},
-        202: {"description": "Cancellation accepted; compensation still running"},
-        **problem_responses(401, 403, 404, 409, 413, 415, 422, 503),
+        202: {
+            "model": OrderOut,
+            "description": "Cancellation accepted, compensation still running: the order as it "
+            "stands; it ends CANCELLED",
+            "headers": {
+                "Location": {
+                    "required": True,
+                    "schema": {"type": "string"},
+                    "description": "/orders/{id}, where to follow the order",
+                },
+                "Retry-After": {**RETRY_AFTER, "required": True},
+            },
+        },
+        **problem_responses(401, 403, 404, 413, 415, 422, 503),
+        **problem_response_doc(
+            409,
+            {
+                "order-not-cancellable": "the order has shipped or finished",
+                "order-busy": "its workflow cannot take a cancellation yet; see Retry-After",
+            },
+            headers={"Retry-After": {**RETRY_AFTER, "description": "with `order-busy` only"}},
+        ),
     },
     openapi_extra={
         "requestBody": {
@@ -105,7 +130,15 @@ async def cancel_order(
 ) -> JSONResponse:
     order = await visible_order(service, order_id, principal)
     outcome = await service.cancel(order, reason=(body or CancelIn()).reason)
+    body_out = order_out(outcome.order).model_dump(mode="json")
+    if outcome.finished:
+        return JSONResponse(body_out, status_code=200)
+    # Compensation goes on in the workflow: say where to follow it and when to look again.
     return JSONResponse(
-        order_out(outcome.order).model_dump(mode="json"),
-        status_code=200 if outcome.finished else 202,
+        body_out,
+        status_code=202,
+        headers={
+            "Location": f"/orders/{outcome.order.id}",
+            "Retry-After": str(CANCEL_RETRY_AFTER_SECONDS),
+        },
     )

@@ -21,8 +21,14 @@ class Currency(StrEnum):
 
 
 class _Strict(BaseModel):
-    # No whitespace trimming: the contract's patterns and lengths apply to the value as sent.
-    model_config = ConfigDict(extra="forbid")
+    """Request bodies: validated as sent, so the contract's types and patterns are the rules.
+
+    Strict: a string is not a number and a boolean is not an integer (`"1"`, `true` and `1.0` are
+    not a quantity). Bodies are validated from JSON text, where strict mode still reads enum
+    values from their strings. No whitespace trimming either.
+    """
+
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class OrderItemIn(_Strict):
@@ -105,7 +111,5 @@ class OrderOut(BaseModel):
     )
 
 
-class CancelIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class CancelIn(_Strict):
     reason: str = Field(default="cancelled by customer", min_length=1, max_length=500)

@@ -9,7 +9,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.client import (
+    Client,
+    WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+)
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 
@@ -33,6 +37,10 @@ from workflows.order_fulfillment import OrderFulfillmentWorkflow
 from workflows.starter import start_and_record_fulfillment
 
 logger = logging.getLogger(__name__)
+
+
+# How soon a client told "compensation still running" should look at the order again.
+CANCEL_RETRY_AFTER_SECONDS = 5
 
 
 @dataclass(frozen=True)
@@ -223,7 +231,9 @@ class OrderService:
                 await handle.execute_update(
                     OrderFulfillmentWorkflow.cancel, CancelRequest(reason=reason)
                 )
-        except TimeoutError:
+        except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
+            # The SDK turns the cancelled wait (or its own RPC deadline) into its own error
+            # rather than TimeoutError; either way the update is with the workflow already.
             return CancelOutcome(await self._reload(order), finished=False)
         except WorkflowUpdateFailedError as exc:
             if _too_late_to_cancel(exc):

@@ -34,6 +34,8 @@ TEMPORAL_START_TIMEOUT_SECONDS = 60.0
 MIGRATE_TIMEOUT_SECONDS = 120.0
 STOP_TIMEOUT_SECONDS = 10.0
 POLL_SECONDS = 0.5
+# The server's header buffer also holds the request line; a long URL must not count as headers.
+REQUEST_LINE_ALLOWANCE_BYTES = 8 * 1024
 RESTART_GRACE_SECONDS = 5.0
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 PR_SET_PDEATHSIG = 1
@@ -343,9 +345,13 @@ class Stack:
         )
 
     def api_command(self) -> list[str]:
+        # h11, because httptools buffers headers of any size; its limit covers the request line
+        # too, so it sits above the app's own header limit (adrs/0005-input-limits.md).
+        header_buffer = self.settings.max_request_header_bytes + REQUEST_LINE_ALLOWANCE_BYTES
         return [
             sys.executable, "-m", "uvicorn", "api.main:app",
             "--host", self.settings.api_host, "--port", str(self.settings.api_port),
+            "--http", "h11", "--h11-max-incomplete-event-size", str(header_buffer),
         ]  # fmt: skip
 
     def simulators(self) -> list[Simulator]:

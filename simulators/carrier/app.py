@@ -25,7 +25,11 @@ from simulators.idempotency import (
     request_fingerprint,
 )
 from simulators.service import DbSession, build_app
-from simulators.settings import SimulatorSettings, get_simulator_settings
+from simulators.settings import (
+    SimulatorSettings,
+    get_simulator_settings,
+    simulator_settings_or_exit,
+)
 
 # Faults first, so an injected 503 strikes before the key or the body is even looked at.
 mutations = APIRouter(tags=["shipments"], dependencies=[Depends(inject_faults)])
@@ -130,4 +134,4 @@ def create_app(settings: SimulatorSettings | None = None, *, seed: int | None = 
     )
 
 
-app = create_app()
+app = create_app(simulator_settings_or_exit())

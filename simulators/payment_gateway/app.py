@@ -27,7 +27,11 @@ from simulators.payment_gateway.schemas import (
     RefundRequest,
 )
 from simulators.service import DbSession, build_app
-from simulators.settings import SimulatorSettings, get_simulator_settings
+from simulators.settings import (
+    SimulatorSettings,
+    get_simulator_settings,
+    simulator_settings_or_exit,
+)
 
 # Faults first, so an injected 503 strikes before the key or the body is even looked at.
 mutations = APIRouter(tags=["payments"], dependencies=[Depends(inject_faults)])
@@ -168,4 +172,4 @@ def create_app(settings: SimulatorSettings | None = None, *, seed: int | None = 
     )
 
 
-app = create_app()
+app = create_app(simulator_settings_or_exit())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import httpx
@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureError
 
 from foundation.models import DeadLetter, Product
+from foundation.settings import Settings
 from tests.support import eventually, order_body
 from workflows.contracts import ErrorType
 
@@ -197,3 +198,30 @@ async def test_out_of_range_paging_is_422_not_a_database_error(
 async def test_redrive_of_an_out_of_range_id_is_422(api: httpx.AsyncClient, auth: Auth) -> None:
     response = await api.post(f"/dead-letters/{2**63}/redrive", headers=auth("ops", scopes=ADMIN))
     assert response.status_code == 422
+
+
+async def test_cancel_that_outlasts_the_wait_is_202_and_the_order_still_ends_cancelled(
+    api: httpx.AsyncClient,
+    auth: Auth,
+    settings: Settings,
+    serve_app: Callable[[Settings], AsyncIterator[httpx.AsyncClient]],
+) -> None:
+    placed = await _place(api, auth, shipping_address=_address("00000"))
+    await _wait_for(api, auth, placed["id"], "PAID")
+    impatient = settings.model_copy(update={"cancel_wait_seconds": 0.5})
+    async with httpx.AsyncClient(base_url=str(settings.payment_gateway_url)) as gateway:
+        # Refunds fail while the gateway is down, so compensation outlasts the short wait.
+        await gateway.put("/faults", json={"error_rate": 1.0, "latency_ms": 0})
+        try:
+            async for short_wait_api in serve_app(impatient):
+                response = await short_wait_api.post(
+                    f"/orders/{placed['id']}/cancel", headers=auth()
+                )
+        finally:
+            await gateway.put("/faults", json={"error_rate": 0.0, "latency_ms": 0})
+
+    assert response.status_code == 202, response.text
+    assert response.json()["id"] == placed["id"]
+    assert response.headers["Location"] == f"/orders/{placed['id']}"
+    assert int(response.headers["Retry-After"]) >= 1
+    await _wait_for(api, auth, placed["id"], "CANCELLED")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
@@ -36,7 +37,9 @@ async def _orders(sessions: Sessions, customer: str | None = None) -> list[Order
 async def _claim_in_flight(sessions: Sessions, customer: str, key: str, lease: timedelta) -> None:
     """Stand in for a first request that has claimed the key and is still working."""
     fingerprint = request_fingerprint(
-        "POST", "/orders", OrderCreate.model_validate(order_body()).model_dump(mode="json")
+        "POST",
+        "/orders",
+        OrderCreate.model_validate_json(json.dumps(order_body())).model_dump(mode="json"),
     )
     async with sessions.begin() as session:
         repo = IdempotencyRepository(session, retention=timedelta(hours=24), lease=lease)
@@ -209,3 +212,14 @@ async def test_twenty_concurrent_identical_posts_make_one_order_and_one_workflow
         assert len(runs) == 1, runs
 
     await eventually(exactly_one_run)
+
+
+async def test_idempotency_key_sent_in_two_header_fields_is_400_and_stores_nothing(
+    api: httpx.AsyncClient, auth: Auth, sessions: Sessions
+) -> None:
+    headers = [*auth().items(), ("Idempotency-Key", "dup-1"), ("Idempotency-Key", "dup-2")]
+    response = await api.post("/orders", json=order_body(), headers=headers)
+    assert response.status_code == 400
+    assert response.json()["type"].endswith("/idempotency-key-malformed")
+    async with sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(Order)) == 0

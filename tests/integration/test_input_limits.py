@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 
 import httpx
+import jwt
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -144,6 +146,47 @@ async def test_out_of_bounds_field_is_422_with_its_pointer(
     assert pointer in {e["pointer"] for e in response.json()["errors"]}
 
 
+@pytest.mark.parametrize(
+    ("overrides", "pointer"),
+    [
+        ({"items": [{"sku": "WIDGET-1", "quantity": "1"}]}, "/body/items/0/quantity"),
+        ({"items": [{"sku": "WIDGET-1", "quantity": True}]}, "/body/items/0/quantity"),
+        ({"items": [{"sku": "WIDGET-1", "quantity": 1.0}]}, "/body/items/0/quantity"),
+        ({"payment_method": 42}, "/body/payment_method"),
+        ({"shipping_address": {"postal_code": 12345}}, "/body/shipping_address/postal_code"),
+    ],
+    ids=["quantity-string", "quantity-boolean", "quantity-float", "number-for-string",
+         "number-for-postal-code"],
+)  # fmt: skip
+async def test_a_value_of_the_wrong_json_type_is_422_not_coerced(
+    api: httpx.AsyncClient,
+    auth: Auth,
+    sessions: Sessions,
+    overrides: dict[str, object],
+    pointer: str,
+) -> None:
+    body = order_body(**overrides)
+    if "shipping_address" in overrides:
+        address = order_body()["shipping_address"]
+        assert isinstance(address, dict)
+        body["shipping_address"] = {**address, **overrides["shipping_address"]}  # type: ignore[dict-item]
+    response = await api.post("/orders", json=body, headers=auth(key=_key()))
+    assert response.status_code == 422, response.text
+    assert pointer in {e["pointer"] for e in response.json()["errors"]}
+    assert await _stored(sessions) == (0, 0)
+
+
+@pytest.mark.parametrize("reason", [42, True, ["late"]], ids=["number", "boolean", "list"])
+async def test_a_cancel_reason_that_is_not_a_string_is_422(
+    api: httpx.AsyncClient, auth: Auth, reason: object
+) -> None:
+    response = await api.post(
+        f"/orders/{uuid.uuid4()}/cancel", json={"reason": reason}, headers=auth()
+    )
+    assert response.status_code == 422
+    assert "/body/reason" in {e["pointer"] for e in response.json()["errors"]}
+
+
 # --- rate limit --------------------------------------------------------------------------
 
 
@@ -267,3 +310,66 @@ async def test_values_are_validated_as_sent_not_trimmed(
     assert response.status_code == 422
     pointers = {e["pointer"] for e in response.json()["errors"]}
     assert f"/body/{section}/{field}" in pointers
+
+
+# --- header and token size ---------------------------------------------------------------
+
+
+def _padded_token(settings: Settings, padding: int) -> str:
+    """A correctly signed, unexpired token made long by one extra claim."""
+    now = int(time.time())
+    claims = {
+        "sub": "alice",
+        "scope": "orders:write orders:read",
+        "iss": settings.jwt_issuer,
+        "aud": settings.jwt_audience,
+        "iat": now,
+        "exp": now + 300,
+        "padding": "x" * padding,
+    }
+    return jwt.encode(claims, settings.jwt_secret.get_secret_value(), algorithm="HS256")
+
+
+async def test_headers_over_the_total_limit_are_431_before_auth_or_storage(
+    api: httpx.AsyncClient, auth: Auth, sessions: Sessions
+) -> None:
+    headers = {**auth(key=_key()), "X-Padding": "x" * (8 * 1024 * 1024)}
+    response = await api.post("/orders", json=order_body(), headers=headers)
+    assert response.status_code == 431
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["type"].endswith("/request-header-fields-too-large")
+    assert await _stored(sessions) == (0, 0)
+
+
+async def test_headers_under_the_total_limit_are_not_refused_for_their_size(
+    api: httpx.AsyncClient, auth: Auth
+) -> None:
+    headers = {**auth(), "X-Padding": "x" * 4096}
+    assert (await api.get("/products", headers=headers)).status_code == 200
+
+
+async def test_validly_signed_token_over_the_length_limit_is_401_without_being_decoded(
+    api: httpx.AsyncClient, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def never_decode(*_: object, **__: object) -> None:
+        raise AssertionError("an oversized token reached the JWT library")
+
+    monkeypatch.setattr(jwt, "get_unverified_header", never_decode)
+    monkeypatch.setattr(jwt, "decode", never_decode)
+    token = _padded_token(settings, settings.max_bearer_token_bytes)
+    response = await api.get(
+        f"/orders/{uuid.uuid4()}", headers={"Authorization": f"Bearer {token}"}
+    )
+    assert response.status_code == 401
+    assert "longer than" in response.json()["detail"]
+    assert response.headers["WWW-Authenticate"].startswith('Bearer error="invalid_token"')
+
+
+async def test_token_at_the_length_limit_is_verified_as_usual(
+    api: httpx.AsyncClient, settings: Settings
+) -> None:
+    token = _padded_token(settings, 0)
+    token = _padded_token(settings, (settings.max_bearer_token_bytes - len(token)) * 3 // 4)
+    assert len(token) <= settings.max_bearer_token_bytes
+    response = await api.get("/dead-letters", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 403  # verified, then refused for scope, not for size

@@ -166,6 +166,38 @@ async def test_scope_claim_that_is_not_a_string_is_refused() -> None:
     await _refused(_token(scope=["admin"]))
 
 
+_NOW = int(time.time())
+
+
+@pytest.mark.parametrize(
+    "claims",
+    [
+        {"exp": str(_NOW + 300)},
+        {"nbf": str(_NOW - 60)},
+        {"iat": str(_NOW)},
+        {"iat": True},
+        {"nbf": False},
+    ],
+    ids=["exp-string", "nbf-string", "iat-string", "iat-boolean", "nbf-boolean"],
+)
+async def test_registered_time_claim_that_is_not_a_json_number_is_refused(
+    claims: dict[str, Any],
+) -> None:
+    refusal = await _refused(_token(**claims))
+    assert "NumericDate" in refusal.detail
+
+
+async def test_registered_time_claims_may_be_fractional_numbers() -> None:
+    principal = await _verify(_token(exp=_NOW + 300.5, iat=_NOW - 0.5, nbf=_NOW - 1.5))
+    assert principal.subject == "alice"
+
+
+@pytest.mark.parametrize("subject", ["", " \t"], ids=["empty", "blank"])
+async def test_token_whose_subject_is_blank_is_refused(subject: str) -> None:
+    # The subject is the customer id: a blank one would make an anonymous customer.
+    await _refused(_token(sub=subject))
+
+
 async def test_refusal_detail_never_echoes_the_token() -> None:
     token = _token(exp=int(time.time()) - 3600)
     assert token not in (await _refused(token)).detail

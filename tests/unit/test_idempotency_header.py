@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from api.idempotency.header import parse_idempotency_key, request_fingerprint
+from api.idempotency.header import (
+    parse_idempotency_key,
+    parse_idempotency_keys,
+    request_fingerprint,
+)
 from api.problems import ProblemError
 
 
@@ -68,3 +72,28 @@ def test_unicode_whitespace_around_a_key_is_not_trimmed_into_another_key(raw: st
     with pytest.raises(ProblemError) as caught:
         parse_idempotency_key(raw)
     assert caught.value.slug == "idempotency-key-malformed"
+
+
+@pytest.mark.parametrize("raw", ['"   "', '" "'], ids=["spaces", "one-space"])
+def test_quoted_key_of_only_spaces_is_a_400_like_its_bare_form(raw: str) -> None:
+    with pytest.raises(ProblemError) as caught:
+        parse_idempotency_key(raw)
+    assert caught.value.slug == "idempotency-key-malformed"
+
+
+def test_quoted_key_with_spaces_around_it_is_the_same_key_as_its_bare_form() -> None:
+    assert parse_idempotency_key('" pad "') == parse_idempotency_key(" pad ") == "pad"
+
+
+def test_a_key_sent_in_two_header_fields_is_a_400() -> None:
+    with pytest.raises(ProblemError) as caught:
+        parse_idempotency_keys(["first", "second"])
+    assert caught.value.status == 400
+    assert caught.value.slug == "idempotency-key-malformed"
+    assert "more than once" in caught.value.detail
+
+
+def test_the_same_key_sent_twice_is_still_a_400() -> None:
+    # Which copy a proxy or client library meant cannot be known; neither wins.
+    with pytest.raises(ProblemError):
+        parse_idempotency_keys(["same", "same"])

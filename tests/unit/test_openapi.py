@@ -138,3 +138,30 @@ def test_order_body_is_documented_and_carries_an_example() -> None:
 
 def test_servers_name_the_local_run() -> None:
     assert SPEC["servers"][0]["url"] == "http://127.0.0.1:8000"
+
+
+def _response(method: str, path: str, status: str) -> dict[str, Any]:
+    return dict(SPEC["paths"][path][method.lower()]["responses"][status])
+
+
+def test_cancel_documents_its_real_conflicts_with_an_optional_retry_after() -> None:
+    conflict = _response("POST", "/orders/{order_id}/cancel", "409")
+    assert "order-not-cancellable" in conflict["description"]
+    assert "order-busy" in conflict["description"]
+    assert "Idempotency-Key" not in conflict["description"]
+    assert not conflict["headers"]["Retry-After"].get("required", False)
+
+
+def test_redrive_documents_its_real_conflict_without_retry_after() -> None:
+    conflict = _response("POST", "/dead-letters/{dead_letter_id}/redrive", "409")
+    assert "dead-letter-resolved" in conflict["description"]
+    assert "Idempotency-Key" not in conflict["description"]
+    assert "Retry-After" not in conflict.get("headers", {})
+
+
+def test_cancel_accepted_documents_the_order_it_returns_and_how_to_follow_it() -> None:
+    accepted = _response("POST", "/orders/{order_id}/cancel", "202")
+    schema = accepted["content"]["application/json"]["schema"]
+    assert schema == {"$ref": "#/components/schemas/OrderOut"}
+    assert accepted["headers"]["Location"]["required"]
+    assert accepted["headers"]["Retry-After"]["required"]

@@ -17,6 +17,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+import httpx
 import hypothesis
 import jwt
 import pytest
@@ -28,13 +29,15 @@ from schemathesis.specs.openapi.checks import (
     negative_data_rejection,
     positive_data_acceptance,
 )
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from api.idempotency.header import parse_idempotency_key
 from api.main import create_app
 from api.problems import ProblemError
-from foundation.domain import Scope
+from foundation.domain import OrderStatus, Scope
+from foundation.models import DeadLetter, Order
 from foundation.settings import Settings
-from tests.support import FUZZ_CASES, count_fuzz_case, serve_over_http
+from tests.support import FUZZ_CASES, count_fuzz_case, order_body, serve_over_http
 
 pytestmark = pytest.mark.integration
 
@@ -82,6 +85,38 @@ def live_url(settings: Settings) -> Iterator[str]:
 @pytest.fixture(scope="module")
 def admin_token(token: Callable[..., str]) -> str:
     return token("fuzzer", SCOPES[Role.ADMIN])
+
+
+@pytest.fixture(scope="module")
+async def failed_order_dead_letter(
+    live_url: str, admin_token: str, sessions: async_sessionmaker[AsyncSession]
+) -> int:
+    """An unresolved dead letter of a failed order, so a redrive can reach its success path."""
+    placed = httpx.post(
+        f"{live_url}/orders",
+        json=order_body(),
+        headers={
+            "Authorization": f"Bearer {admin_token}",
+            "Idempotency-Key": f"fuzz-{uuid.uuid4()}",
+        },
+    )
+    assert placed.status_code == 201, placed.text
+    async with sessions.begin() as session:
+        order = await session.get_one(Order, uuid.UUID(placed.json()["id"]))
+        order.status = OrderStatus.FAILED
+        letter = DeadLetter(
+            order_id=order.id,
+            workflow_id=order.workflow_id,
+            run_id=f"fuzz-{uuid.uuid4()}",
+            failed_step="charge_payment",
+            error_type="PaymentGatewayUnavailable",
+            error_message="seeded for the contract fuzz",
+            attempts=1,
+            step_input={},
+        )
+        session.add(letter)
+        await session.flush()
+        return letter.id
 
 
 @pytest.fixture(scope="module", params=list(Role), ids=str)
@@ -158,6 +193,7 @@ def _prepared(case: Case) -> Case:
 
 
 @schema.parametrize()
+@pytest.mark.usefixtures("failed_order_dead_letter")
 def test_every_operation_honours_the_contract_with_a_valid_token(
     case: Case, live_url: str, role: Role, valid_token: str
 ) -> None:
@@ -181,6 +217,7 @@ def _orders_start_scenarios(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(stateful, "is_likely_root_transition", likely_root_or_placing)
 
 
+@pytest.mark.usefixtures("failed_order_dead_letter")
 def test_linked_operations_honour_the_contract_in_sequence(
     live_url: str, role: Role, valid_token: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:

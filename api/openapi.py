@@ -18,6 +18,7 @@ from pydantic.json_schema import models_json_schema
 from api.idempotency.header import HEADER, MAX_KEY_LENGTH
 from api.orders.schemas import CancelIn, OrderCreate
 from api.problems import PROBLEM_JSON, Problem
+from api.responses import header_limit_response
 
 SERVERS = [{"url": "http://127.0.0.1:8000", "description": "`make run`"}]
 BEARER_DOC = (
@@ -58,6 +59,7 @@ def _tidy_operation(operation: dict[str, Any]) -> None:
     # per route, as problems, where they can happen.
     if _is_default_validation_error(responses.get("422", {})):
         del responses["422"]
+    responses.setdefault("431", header_limit_response())
     for status, response in responses.items():
         if int(status) >= 400:
             response["content"] = {

@@ -16,6 +16,7 @@ _WHY = {
     415: "The request body is not application/json",
     422: "The request body is invalid, or the Idempotency-Key was used with another body",
     429: "Too many orders from this caller; see Retry-After",
+    431: "The request headers are too large in total (api/header_limit.py)",
     503: "A dependency (database, token issuer) is unavailable; retry later",
 }
 
@@ -72,3 +73,37 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
             response["headers"] = _HEADERS[status]
         responses[status] = response
     return responses
+
+
+def header_limit_response() -> dict[str, Any]:
+    """The 431 every route can answer: the header cap runs outermost, before any routing."""
+    return problem_responses(431)[431]
+
+
+def order_links(*, get: bool = True, cancel: bool = True) -> dict[str, Any]:
+    """OpenAPI links from a response that carries an order to what can follow it, so clients and
+    stateful contract tests can chain create, get and cancel."""
+    order_id = {"order_id": "$response.body#/id"}
+    links: dict[str, Any] = {}
+    if get:
+        links["GetOrder"] = {
+            "operationId": "get_order_orders__order_id__get",
+            "parameters": order_id,
+            "description": "The order just answered, by its `id`",
+        }
+    if cancel:
+        links["CancelOrder"] = {
+            "operationId": "cancel_order_orders__order_id__cancel_post",
+            "parameters": order_id,
+            "description": "Cancel the order just answered, by its `id`",
+        }
+    return links
+
+
+REDRIVE_FIRST_LINK = {
+    "RedriveFirst": {
+        "operationId": "redrive_dead_letters__dead_letter_id__redrive_post",
+        "parameters": {"dead_letter_id": "$response.body#/items/0/id"},
+        "description": "Redrive the oldest dead letter of the page",
+    }
+}

@@ -31,7 +31,7 @@ from processes.worker import fulfillment_worker
 from simulators.carrier.app import create_app as create_carrier
 from simulators.payment_gateway.app import create_app as create_gateway
 from simulators.settings import SimulatorSettings
-from tests.support import FUZZ_CASES, in_process_client, serve_over_http
+from tests.support import FUZZ_CASES, FUZZ_SUCCESSES, in_process_client, serve_over_http
 
 
 @pytest.fixture(scope="session")
@@ -193,8 +193,13 @@ async def db_session(engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    """How many cases the contract fuzz generated, so a run can report it."""
+    """How many cases the contract fuzz generated, and answered 2xx, so a run can report it."""
     if FUZZ_CASES:
-        terminalreporter.write_sep("-", f"schemathesis: {FUZZ_CASES.total()} generated cases")
+        terminalreporter.write_sep(
+            "-",
+            f"schemathesis: {FUZZ_CASES.total()} generated cases, "
+            f"{FUZZ_SUCCESSES.total()} answered 2xx",
+        )
+        terminalreporter.write_line(f"{'cases':>6}  {'2xx':>6}  run: operation")
         for label, count in sorted(FUZZ_CASES.items()):
-            terminalreporter.write_line(f"{count:6d}  {label}")
+            terminalreporter.write_line(f"{count:6d}  {FUZZ_SUCCESSES[label]:6d}  {label}")

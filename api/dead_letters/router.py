@@ -10,7 +10,7 @@ from api.auth import Admin
 from api.dead_letters.schemas import DeadLetterPage, RedriveOut
 from api.dead_letters.service import DeadLetterService
 from api.dependencies import AppSettings, SessionFactory, TemporalClient
-from api.responses import problem_response_doc, problem_responses
+from api.responses import REDRIVE_FIRST_LINK, problem_response_doc, problem_responses
 
 router = APIRouter(prefix="/dead-letters", tags=["dead letters"])
 # Ids are PostgreSQL bigints: a larger number is a client error, not a database one.
@@ -30,7 +30,7 @@ Service = Annotated[DeadLetterService, Depends(_service)]
     "",
     response_model=DeadLetterPage,
     summary="List unresolved dead letters, oldest first",
-    responses=problem_responses(401, 403, 422, 503),
+    responses={200: {"links": REDRIVE_FIRST_LINK}, **problem_responses(401, 403, 422, 503)},
 )
 async def list_dead_letters(
     _: Admin,

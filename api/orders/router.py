@@ -15,7 +15,7 @@ from api.orders.access import visible_order
 from api.orders.schemas import CancelIn, OrderCreate, OrderOut
 from api.orders.service import CANCEL_RETRY_AFTER_SECONDS, OrderService, order_out
 from api.ratelimit import OrderRateLimit
-from api.responses import RETRY_AFTER, problem_response_doc, problem_responses
+from api.responses import RETRY_AFTER, order_links, problem_response_doc, problem_responses
 
 router = APIRouter(tags=["orders"])
 
@@ -50,6 +50,7 @@ ORDER_CREATE_BODY = {
                     "description": "Present when this is a replay of an earlier response",
                 },
             },
+            "links": order_links(),
         },
         **problem_responses(400, 401, 403, 413, 415, 422, 429, 503),
         **problem_response_doc(
@@ -80,7 +81,7 @@ async def place_order(
     "/orders/{order_id}",
     response_model=OrderOut,
     summary="Fetch an order and its status",
-    responses=problem_responses(401, 403, 404, 503),
+    responses={200: {"links": order_links(get=False)}, **problem_responses(401, 403, 404, 503)},
 )
 async def get_order(order_id: str, principal: OrderReader, service: Service) -> OrderOut:
     return order_out(await visible_order(service, order_id, principal))
@@ -91,7 +92,10 @@ async def get_order(order_id: str, principal: OrderReader, service: Service) -> 
     response_model=OrderOut,
     summary="Cancel an order that has not shipped (idempotent)",
     responses={
-        200: {"description": "Cancelled; stock released and payment refunded"},
+        200: {
+            "description": "Cancelled; stock released and payment refunded",
+            "links": order_links(cancel=False),
+        },
         202: {
             "model": OrderOut,
             "description": "Cancellation accepted, compensation still running: the order as it "
@@ -104,6 +108,7 @@ async def get_order(order_id: str, principal: OrderReader, service: Service) -> 
                 },
                 "Retry-After": {**RETRY_AFTER, "required": True},
             },
+            "links": order_links(cancel=False),
         },
         **problem_responses(401, 403, 404, 413, 415, 422, 503),
         **problem_response_doc(

@@ -5,8 +5,9 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from enum import StrEnum
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from foundation.domain import OrderStatus
 
@@ -23,17 +24,28 @@ class Currency(StrEnum):
 class _Strict(BaseModel):
     """Request bodies: validated as sent, so the contract's types and patterns are the rules.
 
-    Strict: a string is not a number and a boolean is not an integer (`"1"`, `true` and `1.0` are
-    not a quantity). Bodies are validated from JSON text, where strict mode still reads enum
-    values from their strings. No whitespace trimming either.
+    Strict: a string is not a number and a boolean is not an integer (`"1"`, `true` and `1.5` are
+    not a quantity; `1.0` is, see JsonInteger). Bodies are validated from JSON text, where strict
+    mode still reads enum values from their strings. No whitespace trimming either.
     """
 
     model_config = ConfigDict(extra="forbid", strict=True)
 
 
+def _integral_number_as_int(value: object) -> object:
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+# JSON has one number type, and JSON Schema's "integer" (the contract's) is any number with no
+# fractional part: `2.0` and `2` are the same quantity. Strict mode alone would refuse `2.0`.
+JsonInteger = Annotated[int, BeforeValidator(_integral_number_as_int)]
+
+
 class OrderItemIn(_Strict):
     sku: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
-    quantity: int = Field(ge=1, le=MAX_QUANTITY)
+    quantity: JsonInteger = Field(ge=1, le=MAX_QUANTITY)
 
 
 # Address text is printed on labels and stored as JSONB, which cannot hold NUL: no control

@@ -74,16 +74,16 @@ def test_every_secured_operation_documents_401_and_403_with_their_challenge() ->
 
 
 def test_place_order_documents_every_status_it_can_answer() -> None:
-    assert _statuses("POST", "/orders") == {201, 400, 401, 403, 409, 413, 415, 422, 429, 503}
+    assert _statuses("POST", "/orders") == {201, 400, 401, 403, 409, 413, 415, 422, 429, 431, 503}
 
 
 def test_get_order_documents_404_and_no_validation_error() -> None:
-    assert _statuses("GET", "/orders/{order_id}") == {200, 401, 403, 404, 503}
+    assert _statuses("GET", "/orders/{order_id}") == {200, 401, 403, 404, 431, 503}
 
 
 def test_catalog_and_readiness_document_503() -> None:
-    assert _statuses("GET", "/products") == {200, 503}
-    assert _statuses("GET", "/health/ready") == {200, 503}
+    assert _statuses("GET", "/products") == {200, 431, 503}
+    assert _statuses("GET", "/health/ready") == {200, 431, 503}
 
 
 @pytest.mark.parametrize("status", ["409", "429"])
@@ -165,3 +165,38 @@ def test_cancel_accepted_documents_the_order_it_returns_and_how_to_follow_it() -
     assert schema == {"$ref": "#/components/schemas/OrderOut"}
     assert accepted["headers"]["Location"]["required"]
     assert accepted["headers"]["Retry-After"]["required"]
+
+
+def test_every_operation_documents_the_431_of_the_header_limit() -> None:
+    for method, path, _ in _operations():
+        assert 431 in _statuses(method, path), f"{method} {path}"
+
+
+def _links() -> list[tuple[str, dict[str, Any]]]:
+    return [
+        (f"{method} {path} {status} {name}", link)
+        for method, path, operation in _operations()
+        for status, response in operation["responses"].items()
+        for name, link in response.get("links", {}).items()
+    ]
+
+
+def test_every_link_names_an_operation_and_its_path_parameters() -> None:
+    by_id = {operation["operationId"]: operation for _, _, operation in _operations()}
+    assert _links()
+    for where, link in _links():
+        target = by_id.get(link["operationId"])
+        assert target is not None, where
+        path_parameters = {p["name"] for p in target["parameters"] if p["in"] == "path"}
+        assert set(link["parameters"]) == path_parameters, where
+
+
+def test_links_chain_create_get_cancel_and_dead_letter_redrive() -> None:
+    chained = {
+        (where.split(" ")[0] + " " + where.split(" ")[1], link["operationId"])
+        for where, link in _links()
+    }
+    assert ("POST /orders", "get_order_orders__order_id__get") in chained
+    assert ("GET /orders/{order_id}", "cancel_order_orders__order_id__cancel_post") in chained
+    redrive = "redrive_dead_letters__dead_letter_id__redrive_post"
+    assert ("GET /dead-letters", redrive) in chained

@@ -17,7 +17,7 @@ _WHY = {
     422: "The request body is invalid, or the Idempotency-Key was used with another body",
     429: "Too many orders from this caller; see Retry-After",
     431: "The request headers are too large in total (api/header_limit.py)",
-    503: "A dependency (database, token issuer) is unavailable; retry later",
+    503: "A dependency (database, Temporal, token issuer) is unavailable; retry later",
 }
 
 RETRY_AFTER = {"schema": {"type": "integer"}, "description": "seconds to wait, at least 1"}

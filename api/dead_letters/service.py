@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
+from temporalio.service import RPCError
 
 from api.dead_letters.repository import DeadLetterRepository
 from api.dead_letters.schemas import DeadLetterOut, DeadLetterPage, RedriveOut
@@ -58,7 +59,21 @@ class DeadLetterService:
             await session.flush()
             await session.refresh(order, ["items"])
         # A failed run may be followed by a new one; a running one is returned as it is.
-        run_id = await start_and_record_fulfillment(
-            self._temporal, self._settings, self._sessions, order
-        )
+        try:
+            run_id = await start_and_record_fulfillment(
+                self._temporal, self._settings, self._sessions, order
+            )
+        except (RPCError, RuntimeError) as exc:
+            # RPCError: the server did not take the start; RuntimeError: the lazy client's first
+            # connect failed. The redrive itself is committed and unconfirmed, so the reconciler
+            # starts it once Temporal answers; a retry of this call is just as safe.
+            if isinstance(exc, RuntimeError) and "client connect" not in str(exc):
+                raise
+            raise ProblemError(
+                503,
+                "temporal-unavailable",
+                "Temporal did not take the new run; the redrive is recorded and starts when "
+                "Temporal answers again. Retrying is safe.",
+                headers={"Retry-After": "5"},
+            ) from exc
         return RedriveOut(dead_letter=DeadLetterOut.model_validate(letter), run_id=run_id)

@@ -15,6 +15,8 @@ from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureEr
 
 from foundation.models import DeadLetter, Product
 from foundation.settings import Settings
+from processes.devstack.ports import free_port
+from processes.reconciler import start_unstarted_workflows
 from tests.support import eventually, order_body
 from workflows.contracts import ErrorType
 
@@ -225,3 +227,30 @@ async def test_cancel_that_outlasts_the_wait_is_202_and_the_order_still_ends_can
     assert response.headers["Location"] == f"/orders/{placed['id']}"
     assert int(response.headers["Retry-After"]) >= 1
     await _wait_for(api, auth, placed["id"], "CANCELLED")
+
+
+async def test_redrive_while_temporal_is_unreachable_is_503_and_the_reconciler_starts_it(
+    api: httpx.AsyncClient,
+    auth: Auth,
+    settings: Settings,
+    sessions: Sessions,
+    temporal: Client,
+    serve_app: Callable[[Settings], AsyncIterator[httpx.AsyncClient]],
+) -> None:
+    placed = await _place(api, auth, items=[{"sku": "SOLD-OUT", "quantity": 1}])
+    await _wait_for(api, auth, placed["id"], "FAILED")
+    admin = auth("ops", scopes=ADMIN)
+    [letter] = (await api.get("/dead-letters", headers=admin)).json()["items"]
+    async with sessions.begin() as session:
+        await session.execute(update(Product).where(Product.sku == "SOLD-OUT").values(stock=1))
+
+    nothing_listens = settings.model_copy(update={"temporal_address": f"127.0.0.1:{free_port()}"})
+    async for outage in serve_app(nothing_listens):
+        response = await outage.post(f"/dead-letters/{letter['id']}/redrive", headers=admin)
+
+    assert response.status_code == 503
+    assert response.headers["content-type"] == "application/problem+json"
+    assert int(response.headers["Retry-After"]) > 0
+    # The redrive is recorded, unconfirmed: the reconciler's sweep starts it once Temporal answers.
+    assert await start_unstarted_workflows(sessions, temporal, settings) == 1
+    await _wait_for(api, auth, placed["id"], "COMPLETED")

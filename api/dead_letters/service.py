@@ -12,6 +12,7 @@ from api.dead_letters.repository import DeadLetterRepository
 from api.dead_letters.schemas import DeadLetterOut, DeadLetterPage, RedriveOut
 from api.orders.repository import OrderRepository
 from api.problems import ProblemError
+from api.temporal_availability import temporal_unavailable, temporal_unreachable
 from foundation.domain import OrderStatus
 from foundation.settings import Settings
 from workflows.starter import start_and_record_fulfillment
@@ -64,16 +65,12 @@ class DeadLetterService:
                 self._temporal, self._settings, self._sessions, order
             )
         except (RPCError, RuntimeError) as exc:
-            # RPCError: the server did not take the start; RuntimeError: the lazy client's first
-            # connect failed. The redrive itself is committed and unconfirmed, so the reconciler
-            # starts it once Temporal answers; a retry of this call is just as safe.
-            if isinstance(exc, RuntimeError) and "client connect" not in str(exc):
+            if not temporal_unreachable(exc):
                 raise
-            raise ProblemError(
-                503,
-                "temporal-unavailable",
-                "Temporal did not take the new run; the redrive is recorded and starts when "
-                "Temporal answers again. Retrying is safe.",
-                headers={"Retry-After": "5"},
+            # The redrive itself is committed and unconfirmed, so the reconciler starts it once
+            # Temporal answers; a retry of this call is just as safe.
+            raise temporal_unavailable(
+                "The new run did not start; the redrive is recorded and starts when Temporal "
+                "answers again."
             ) from exc
         return RedriveOut(dead_letter=DeadLetterOut.model_validate(letter), run_id=run_id)

@@ -13,6 +13,7 @@ from temporalio.client import (
     Client,
     WorkflowUpdateFailedError,
     WorkflowUpdateRPCTimeoutOrCancelledError,
+    WorkflowUpdateStage,
 )
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
@@ -28,6 +29,7 @@ from api.idempotency.repository import (
 from api.orders.repository import OrderRepository
 from api.orders.schemas import OrderCreate, OrderItemOut, OrderOut, StatusChangeOut
 from api.problems import FieldError, ProblemError
+from api.temporal_availability import temporal_unavailable, temporal_unreachable
 from foundation.domain import CANCELLABLE_STATUSES, OrderStatus
 from foundation.models import Order, OrderItem
 from foundation.settings import Settings
@@ -37,6 +39,7 @@ from workflows.order_fulfillment import OrderFulfillmentWorkflow
 from workflows.starter import start_and_record_fulfillment
 
 logger = logging.getLogger(__name__)
+CANCEL_NOT_DELIVERED = "The cancellation did not reach the order's workflow."
 
 
 # How soon a client told "compensation still running" should look at the order again.
@@ -225,24 +228,23 @@ class OrderService:
                 f"The order is {order.status.value}; it can no longer be cancelled."
             )
         handle = self._temporal.get_workflow_handle(order.workflow_id)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._settings.cancel_wait_seconds
         try:
-            # The update answers when compensation is done; past the wait it goes on alone.
-            async with asyncio.timeout(self._settings.cancel_wait_seconds):
-                await handle.execute_update(
-                    OrderFulfillmentWorkflow.cancel, CancelRequest(reason=reason)
+            # Accepted first: only then is the cancel the workflow's, whatever happens next.
+            async with asyncio.timeout_at(deadline):
+                update = await handle.start_update(
+                    OrderFulfillmentWorkflow.cancel,
+                    CancelRequest(reason=reason),
+                    wait_for_stage=WorkflowUpdateStage.ACCEPTED,
                 )
-        except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
-            # The SDK turns the cancelled wait (or its own RPC deadline) into its own error
-            # rather than TimeoutError; either way the update is with the workflow already.
-            return CancelOutcome(await self._reload(order), finished=False)
+        except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError) as exc:
+            raise temporal_unavailable(CANCEL_NOT_DELIVERED) from exc
         except WorkflowUpdateFailedError as exc:
-            if _too_late_to_cancel(exc):
-                raise _not_cancellable(
-                    f"The order can no longer be cancelled: {exc.cause}."
-                ) from None
-            # Otherwise the run closed before it could answer: past cancelling all the same.
-            raise _not_cancellable("The order's workflow ended before it could cancel.") from None
-        except RPCError:
+            raise self._refused(exc) from None
+        except RPCError as exc:
+            if temporal_unreachable(exc):
+                raise temporal_unavailable(CANCEL_NOT_DELIVERED) from exc
             # Not started yet (the reconciler will), or already closed: ask again shortly.
             raise ProblemError(
                 409,
@@ -250,7 +252,28 @@ class OrderService:
                 "The order's workflow cannot take a cancellation right now; retry shortly.",
                 headers={"Retry-After": "5"},
             ) from None
+        except RuntimeError as exc:
+            if temporal_unreachable(exc):
+                raise temporal_unavailable(CANCEL_NOT_DELIVERED) from exc
+            raise
+        try:
+            # The update answers when compensation is done; past the wait it goes on alone.
+            async with asyncio.timeout_at(deadline):
+                await update.result()
+        except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError, RPCError):
+            # Accepted, so the workflow compensates and ends CANCELLED without this request; the
+            # SDK turns a cancelled wait (or its own RPC deadline) into its own error type.
+            return CancelOutcome(await self._reload(order), finished=False)
+        except WorkflowUpdateFailedError as exc:
+            raise self._refused(exc) from None
         return CancelOutcome(await self._reload(order), finished=True)
+
+    @staticmethod
+    def _refused(failure: WorkflowUpdateFailedError) -> ProblemError:
+        if _too_late_to_cancel(failure):
+            return _not_cancellable(f"The order can no longer be cancelled: {failure.cause}.")
+        # Otherwise the run closed before it could answer: past cancelling all the same.
+        return _not_cancellable("The order's workflow ended before it could cancel.")
 
     async def _reload(self, order: Order) -> Order:
         async with self._sessions() as session:

@@ -254,3 +254,25 @@ async def test_redrive_while_temporal_is_unreachable_is_503_and_the_reconciler_s
     # The redrive is recorded, unconfirmed: the reconciler's sweep starts it once Temporal answers.
     assert await start_unstarted_workflows(sessions, temporal, settings) == 1
     await _wait_for(api, auth, placed["id"], "COMPLETED")
+
+
+async def test_cancel_while_temporal_is_unreachable_is_503_not_an_accepted_cancel(
+    api: httpx.AsyncClient,
+    auth: Auth,
+    settings: Settings,
+    temporal: Client,
+    serve_app: Callable[[Settings], AsyncIterator[httpx.AsyncClient]],
+) -> None:
+    placed = await _place(api, auth, shipping_address=_address("00000"))
+    await _wait_for(api, auth, placed["id"], "PAID")
+
+    nothing_listens = settings.model_copy(update={"temporal_address": f"127.0.0.1:{free_port()}"})
+    async for outage in serve_app(nothing_listens):
+        response = await outage.post(f"/orders/{placed['id']}/cancel", headers=auth())
+
+    assert response.status_code == 503
+    assert response.json()["type"].endswith("temporal-unavailable")
+    assert int(response.headers["Retry-After"]) > 0
+    # Nothing reached the workflow: a cancel once Temporal answers again still works.
+    retried = await api.post(f"/orders/{placed['id']}/cancel", headers=auth())
+    assert retried.status_code == 200 and retried.json()["status"] == "CANCELLED"

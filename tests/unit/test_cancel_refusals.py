@@ -18,7 +18,8 @@ from workflows.contracts import ErrorType
 
 
 class RefusingWorkflow:
-    """Stands in for the order's workflow handle: every update fails with `cause`."""
+    """Stands in for the order's workflow handle: the cancel is accepted, then fails with
+    `cause`."""
 
     def __init__(self, cause: BaseException) -> None:
         self._cause = cause
@@ -26,7 +27,10 @@ class RefusingWorkflow:
     def get_workflow_handle(self, workflow_id: str) -> RefusingWorkflow:
         return self
 
-    async def execute_update(self, *args: Any) -> None:
+    async def start_update(self, *args: Any, **kwargs: Any) -> RefusingWorkflow:
+        return self
+
+    async def result(self) -> None:
         raise WorkflowUpdateFailedError(self._cause)
 
 

@@ -17,7 +17,10 @@ import httpx
 import uvicorn
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from pydantic import SecretStr
 from temporalio.client import WorkflowHandle
+
+from foundation.payload_keys import generate_keyring
 
 
 def order_body(**overrides: object) -> dict[str, object]:
@@ -51,6 +54,9 @@ async def eventually(check: Callable[[], object], *, timeout: float = 20.0) -> N
                 raise
             await asyncio.sleep(0.2)
 
+
+# Production refuses to start without payload keys; tests that build production settings use these.
+PRODUCTION_PAYLOAD_KEYS = SecretStr(generate_keyring("production").to_text())
 
 HISTORIES = Path(__file__).parent / "histories"
 # `make histories` sets this to refresh the committed histories the replay test checks.

@@ -3,6 +3,9 @@
 The histories in tests/histories/ were recorded from real runs (completed, failed, cancelled,
 redriven). Refresh them with `make histories` only when a change is meant to be incompatible,
 and then version the workflow instead of breaking the runs that are in flight.
+
+They were recorded before payloads were encrypted, so they also show that the workers' codec
+still reads a clear history (it passes through payloads that carry no encrypted encoding).
 """
 
 from __future__ import annotations
@@ -10,10 +13,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 from temporalio.client import WorkflowHistory
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
+from foundation.payload_keys import generate_keyring
+from foundation.settings import Settings
+from foundation.temporal_client import data_converter
 from tests.support import HISTORIES
 from workflows.order_fulfillment import OrderFulfillmentWorkflow
 
@@ -27,8 +33,9 @@ def test_histories_of_every_outcome_are_recorded() -> None:
 
 @pytest.mark.parametrize("path", RECORDED, ids=[p.stem for p in RECORDED])
 async def test_recorded_history_replays_deterministically(path: Path) -> None:
+    settings = Settings(payload_keys=SecretStr(generate_keyring("replay").to_text()))
     replayer = Replayer(
-        workflows=[OrderFulfillmentWorkflow], data_converter=pydantic_data_converter
+        workflows=[OrderFulfillmentWorkflow], data_converter=data_converter(settings)
     )
     history = WorkflowHistory.from_json(path.stem, path.read_text())
     result = await replayer.replay_workflow(history, raise_on_replay_failure=False)

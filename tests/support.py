@@ -117,11 +117,12 @@ def serve_over_http(app: Any, **config: Any) -> Iterator[str]:
 
 @asynccontextmanager
 async def in_process_client(
-    app: Any, base_url: str = "http://127.0.0.1"
+    app: Any, base_url: str = "http://127.0.0.1", client_host: str = "127.0.0.1"
 ) -> AsyncIterator[httpx.AsyncClient]:
-    """A client that calls `app` in this event loop, its lifespan running around it."""
+    """A client that calls `app` in this event loop, its lifespan running around it; the app
+    sees the request come from `client_host`."""
     async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
+        transport = httpx.ASGITransport(app=app, client=(client_host, 50000))
         async with httpx.AsyncClient(transport=transport, base_url=base_url) as client:
             yield client
 

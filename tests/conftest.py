@@ -13,7 +13,6 @@ from collections.abc import AsyncIterator, Callable, Iterator
 import httpx
 import pytest
 from fastapi import FastAPI
-from pydantic import SecretStr
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from temporalio.client import Client
@@ -22,7 +21,6 @@ from temporalio.worker import Worker
 from api.main import create_app
 from foundation.db import make_engine, make_session_factory
 from foundation.migrate import upgrade_to_head
-from foundation.payload_keys import generate_keyring
 from foundation.settings import Settings
 from foundation.temporal_client import connect_temporal
 from foundation.tokens import DEFAULT_SCOPES, mint_dev_token
@@ -33,7 +31,13 @@ from processes.worker import fulfillment_worker
 from simulators.carrier.app import create_app as create_carrier
 from simulators.payment_gateway.app import create_app as create_gateway
 from simulators.settings import SimulatorSettings
-from tests.support import FUZZ_CASES, FUZZ_SUCCESSES, in_process_client, serve_over_http
+from tests.support import (
+    FUZZ_CASES,
+    FUZZ_SUCCESSES,
+    SUITE_PAYLOAD_KEYS,
+    in_process_client,
+    serve_over_http,
+)
 
 
 @pytest.fixture(scope="session")
@@ -84,8 +88,8 @@ def settings(
         task_queue=f"orders-test-{uuid.uuid4().hex[:8]}",
         reconcile_grace_seconds=0,
         retry_profile="demo",
-        # A key of the session's own, so no key file is written into the checkout.
-        payload_keys=SecretStr(generate_keyring("test").to_text()),
+        # Given, so no key file is written into the checkout.
+        payload_keys=SUITE_PAYLOAD_KEYS,
     )
     with (
         serve_over_http(create_gateway(simulator_settings)) as gateway_url,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import os
 import socket
 import threading
@@ -57,6 +58,11 @@ async def eventually(check: Callable[[], object], *, timeout: float = 20.0) -> N
 
 # Production refuses to start without payload keys; tests that build production settings use these.
 PRODUCTION_PAYLOAD_KEYS = SecretStr(generate_keyring("production").to_text())
+# The suite's own key, fixed (and secret from no one) so that histories recorded by
+# `make histories`, which are encrypted with it, still replay in tests/unit/test_replay.py.
+SUITE_PAYLOAD_KEYS = SecretStr(
+    "suite:" + base64.b64encode(b"order-api-test-suite-payload-key").decode()
+)
 
 HISTORIES = Path(__file__).parent / "histories"
 # `make histories` sets this to refresh the committed histories the replay test checks.

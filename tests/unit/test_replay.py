@@ -6,6 +6,7 @@ and then version the workflow instead of breaking the runs that are in flight.
 
 They were recorded before payloads were encrypted, so they also show that the workers' codec
 still reads a clear history (it passes through payloads that carry no encrypted encoding).
+Histories recorded since are encrypted with the suite's fixed key, which the replayer is given.
 """
 
 from __future__ import annotations
@@ -13,14 +14,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from pydantic import SecretStr
 from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 
-from foundation.payload_keys import generate_keyring
 from foundation.settings import Settings
 from foundation.temporal_client import data_converter
-from tests.support import HISTORIES
+from tests.support import HISTORIES, SUITE_PAYLOAD_KEYS
 from workflows.order_fulfillment import OrderFulfillmentWorkflow
 
 RECORDED = sorted(HISTORIES.glob("*.json"))
@@ -33,7 +32,7 @@ def test_histories_of_every_outcome_are_recorded() -> None:
 
 @pytest.mark.parametrize("path", RECORDED, ids=[p.stem for p in RECORDED])
 async def test_recorded_history_replays_deterministically(path: Path) -> None:
-    settings = Settings(payload_keys=SecretStr(generate_keyring("replay").to_text()))
+    settings = Settings(payload_keys=SUITE_PAYLOAD_KEYS)
     replayer = Replayer(
         workflows=[OrderFulfillmentWorkflow], data_converter=data_converter(settings)
     )

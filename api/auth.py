@@ -144,19 +144,31 @@ async def authenticate(
     return await verifier.verify(credentials.credentials)
 
 
+async def authenticate_with_scope(request: Request, scope: Scope) -> Principal:
+    """For routes whose need of a token depends on the settings, so is not declared security."""
+    credentials = await _bearer(request)
+    principal = await authenticate(request, credentials)
+    _insist_on(scope, principal)
+    return principal
+
+
+def _insist_on(scope: Scope, principal: Principal) -> None:
+    if scope.value not in principal.scopes:
+        raise ProblemError(
+            403,
+            "insufficient-scope",
+            f"This operation needs the '{scope.value}' scope.",
+            headers={
+                "WWW-Authenticate": f'Bearer error="insufficient_scope", scope="{scope.value}"'
+            },
+        )
+
+
 def require_scope(scope: Scope):  # type: ignore[no-untyped-def]
     """A dependency that authenticates and then insists on `scope`."""
 
     async def dependency(principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
-        if scope.value not in principal.scopes:
-            raise ProblemError(
-                403,
-                "insufficient-scope",
-                f"This operation needs the '{scope.value}' scope.",
-                headers={
-                    "WWW-Authenticate": f'Bearer error="insufficient_scope", scope="{scope.value}"'
-                },
-            )
+        _insist_on(scope, principal)
         return principal
 
     return dependency

@@ -11,6 +11,8 @@ from fastapi import FastAPI
 from api import health
 from api.auth import TokenVerifier
 from api.body_limit import BodySizeLimit
+from api.codec.router import preflight_router as codec_preflight_router
+from api.codec.router import router as codec_router
 from api.dead_letters.router import router as dead_letters_router
 from api.header_limit import HeaderSizeLimit
 from api.metrics import install_metrics
@@ -21,6 +23,7 @@ from api.products.router import router as products_router
 from api.ratelimit import OrderRateLimiter
 from api.tracing import install_tracing
 from foundation.db import make_engine, make_session_factory
+from foundation.payload_codec import EncryptionCodec
 from foundation.settings import Settings, get_settings, settings_or_exit
 from foundation.telemetry import configure_logging, configure_tracing
 from foundation.temporal_client import connect_temporal
@@ -42,6 +45,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.order_rate_limiter = OrderRateLimiter(settings.rate_limit_orders_per_minute)
         app.state.session_factory = make_session_factory(engine)
         app.state.temporal = await connect_temporal(settings, lazy=True)
+        app.state.payload_codec = EncryptionCodec(settings.payload_keyring())
         yield
         await engine.dispose()
 
@@ -64,6 +68,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(products_router)
     app.include_router(orders_router)
     app.include_router(dead_letters_router)
+    app.include_router(codec_router)
+    app.include_router(codec_preflight_router)
     install_openapi(app)
     return app
 

@@ -13,6 +13,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from foundation.configuration import ConfigurationError, load_settings, refuse_to_start
+from foundation.payload_keys import PayloadKeyring, PayloadKeysError, dev_keyring
 
 # A well-known value so a dev token can be minted with no setup; production refuses it.
 DEV_JWT_SECRET = "dev-only-insecure-secret-change-me-0000000000"
@@ -98,6 +99,13 @@ class Settings(BaseSettings):
     jwt_jwks_refresh_cooldown_seconds: float = Field(default=30, ge=0)
     jwt_jwks_timeout_seconds: float = Field(default=5, gt=0)
 
+    # Temporal payload encryption (adrs/0009-payload-codec.md): `id:base64key,...`, the first
+    # key current. Unset in dev: a key generated under data_dir; production refuses to start.
+    payload_keys: SecretStr | None = None
+    # The Temporal UI's origin, the only one the codec server answers in a browser. Unset in
+    # dev: the UI started by `order-api run`; unset in production: no browser origin at all.
+    codec_ui_origin: str | None = None
+
     idempotency_retention_seconds: int = 24 * 3600
     # How long an in-flight claim blocks its key before another request may take it over.
     idempotency_claim_lease_seconds: int = 30
@@ -136,6 +144,25 @@ class Settings(BaseSettings):
             raise ValueError(f"jwt_algorithms has unsupported algorithms; supported: {supported}")
         return algorithms
 
+    @field_validator("payload_keys")
+    @classmethod
+    def _payload_keys_parse(cls, keys: SecretStr | None) -> SecretStr | None:
+        if keys is not None:
+            try:
+                PayloadKeyring.parse(keys.get_secret_value())
+            except PayloadKeysError as exc:
+                raise ValueError(str(exc)) from None
+        return keys
+
+    @model_validator(mode="after")
+    def _refuse_production_without_payload_keys(self) -> Settings:
+        if self.environment is Environment.PRODUCTION and self.payload_keys is None:
+            raise ValueError(
+                "ORDER_API_PAYLOAD_KEYS is required in production (id:base64key,...; "
+                "a 32-byte key); payloads would otherwise be stored in clear"
+            )
+        return self
+
     @model_validator(mode="after")
     def _refuse_dev_secret_in_production(self) -> Settings:
         if (
@@ -169,6 +196,20 @@ class Settings(BaseSettings):
             # Keys fetched in the clear could be swapped in transit for an attacker's.
             raise ValueError("ORDER_API_JWT_JWKS_URL must be https:// in production")
         return self
+
+    def payload_keyring(self) -> PayloadKeyring:
+        if self.payload_keys is not None:
+            return PayloadKeyring.parse(self.payload_keys.get_secret_value())
+        return dev_keyring(self.data_dir)
+
+    @property
+    def codec_allowed_origins(self) -> frozenset[str]:
+        if self.codec_ui_origin is not None:
+            return frozenset({self.codec_ui_origin.rstrip("/")})
+        if self.environment is Environment.PRODUCTION:
+            return frozenset()
+        port = self.temporal_ui_port
+        return frozenset({f"http://127.0.0.1:{port}", f"http://localhost:{port}"})
 
     @property
     def effective_docs_enabled(self) -> bool:

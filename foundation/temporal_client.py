@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from temporalio.client import Client
 from temporalio.contrib.opentelemetry import TracingInterceptor
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.converter import DataConverter
 
+from foundation.payload_codec import EncryptionCodec
 from foundation.settings import Settings
+
+
+def data_converter(settings: Settings) -> DataConverter:
+    """Pydantic payloads, encrypted with the settings' current key (adrs/0009)."""
+    codec = EncryptionCodec(settings.payload_keyring())
+    return dataclasses.replace(pydantic_data_converter, payload_codec=codec)
 
 
 async def connect_temporal(settings: Settings, *, lazy: bool = False) -> Client:
@@ -14,7 +24,7 @@ async def connect_temporal(settings: Settings, *, lazy: bool = False) -> Client:
     return await Client.connect(
         settings.effective_temporal_address,
         namespace=settings.temporal_namespace,
-        data_converter=pydantic_data_converter,
+        data_converter=data_converter(settings),
         # Carries the caller's trace into workflows and activities (the worker inherits it).
         interceptors=[TracingInterceptor()],
         lazy=lazy,

@@ -31,7 +31,13 @@ from processes.worker import fulfillment_worker
 from simulators.carrier.app import create_app as create_carrier
 from simulators.payment_gateway.app import create_app as create_gateway
 from simulators.settings import SimulatorSettings
-from tests.support import FUZZ_CASES, FUZZ_SUCCESSES, in_process_client, serve_over_http
+from tests.support import (
+    FUZZ_CASES,
+    FUZZ_SUCCESSES,
+    SUITE_PAYLOAD_KEYS,
+    in_process_client,
+    serve_over_http,
+)
 
 
 @pytest.fixture(scope="session")
@@ -82,6 +88,8 @@ def settings(
         task_queue=f"orders-test-{uuid.uuid4().hex[:8]}",
         reconcile_grace_seconds=0,
         retry_profile="demo",
+        # Given, so no key file is written into the checkout.
+        payload_keys=SUITE_PAYLOAD_KEYS,
     )
     with (
         serve_over_http(create_gateway(simulator_settings)) as gateway_url,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import os
 import socket
 import threading
@@ -17,7 +18,10 @@ import httpx
 import uvicorn
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from pydantic import SecretStr
 from temporalio.client import WorkflowHandle
+
+from foundation.payload_keys import generate_keyring
 
 
 def order_body(**overrides: object) -> dict[str, object]:
@@ -51,6 +55,14 @@ async def eventually(check: Callable[[], object], *, timeout: float = 20.0) -> N
                 raise
             await asyncio.sleep(0.2)
 
+
+# Production refuses to start without payload keys; tests that build production settings use these.
+PRODUCTION_PAYLOAD_KEYS = SecretStr(generate_keyring("production").to_text())
+# The suite's own key, fixed (and secret from no one) so that histories recorded by
+# `make histories`, which are encrypted with it, still replay in tests/unit/test_replay.py.
+SUITE_PAYLOAD_KEYS = SecretStr(
+    "suite:" + base64.b64encode(b"order-api-test-suite-payload-key").decode()
+)
 
 HISTORIES = Path(__file__).parent / "histories"
 # `make histories` sets this to refresh the committed histories the replay test checks.
@@ -111,11 +123,12 @@ def serve_over_http(app: Any, **config: Any) -> Iterator[str]:
 
 @asynccontextmanager
 async def in_process_client(
-    app: Any, base_url: str = "http://127.0.0.1"
+    app: Any, base_url: str = "http://127.0.0.1", client_host: str = "127.0.0.1"
 ) -> AsyncIterator[httpx.AsyncClient]:
-    """A client that calls `app` in this event loop, its lifespan running around it."""
+    """A client that calls `app` in this event loop, its lifespan running around it; the app
+    sees the request come from `client_host`."""
     async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
+        transport = httpx.ASGITransport(app=app, client=(client_host, 50000))
         async with httpx.AsyncClient(transport=transport, base_url=base_url) as client:
             yield client
 

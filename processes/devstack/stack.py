@@ -326,6 +326,8 @@ class Stack:
         if postgres is not None:
             self.start_postgres(postgres)
         self.migrate()
+        # Before the worker and the API start, so the dev key is made once, not raced for.
+        self.settings.payload_keyring()
         if self.settings.temporal_address is None:
             self.start_temporal()
         self.start_simulators()
@@ -441,6 +443,7 @@ class Stack:
             db_file=db_file,
             log_file=self.logs / "temporal.log",
             namespace=self.settings.temporal_namespace,
+            ui_codec_endpoint=f"{self.api_url}/codec",
         )
         # Started here rather than with server.start(), so a Temporal that exits at once is
         # reported at once instead of after the whole port timeout.
@@ -503,6 +506,7 @@ class Stack:
         ]
         if self.settings.temporal_address is None:
             lines.append(f"  Temporal UI  http://127.0.0.1:{self.settings.temporal_ui_port}")
+            lines.append(f"  Codec server {self.api_url}/codec  (the UI decodes payloads there)")
         lines += [
             f"  Payments     {self.settings.effective_payment_gateway_url}",
             f"  Carrier      {self.settings.effective_carrier_url}",

@@ -48,12 +48,15 @@ class TemporalDevServer:
         db_file: Path | None,
         log_file: Path,
         namespace: str = "default",
+        ui_codec_endpoint: str | None = None,
     ) -> None:
         self.port = port
         self.ui_port = ui_port
         self.db_file = db_file
         self.log_file = log_file
         self.namespace = namespace
+        # The UI sends payloads there to show them decoded (the API's /codec routes).
+        self.ui_codec_endpoint = ui_codec_endpoint
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -69,6 +72,8 @@ class TemporalDevServer:
             *search_attribute_args(),
         ]  # fmt: skip
         cmd += ["--ui-port", str(self.ui_port)] if self.ui_port else ["--headless"]
+        if self.ui_port and self.ui_codec_endpoint:
+            cmd += ["--ui-codec-endpoint", self.ui_codec_endpoint]
         if self.db_file is not None:
             cmd += ["--db-filename", str(self.db_file)]
         return cmd

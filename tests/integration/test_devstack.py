@@ -11,6 +11,7 @@ import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import psycopg
 import pytest
 from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
@@ -32,6 +33,7 @@ from processes.devstack.stack import (
 from processes.devstack.temporal import TemporalDevServer
 
 pytestmark = pytest.mark.integration
+CODEC_ENDPOINT = "http://127.0.0.1:8000/codec"
 
 
 def stack_settings(data_dir: Path, **overrides: object) -> Settings:
@@ -129,6 +131,7 @@ async def test_temporal_dev_server_registers_search_attributes_and_serves_ui(
         ui_port=free_port(),
         db_file=tmp_path / "temporal.sqlite",
         log_file=tmp_path / "temporal.log",
+        ui_codec_endpoint=CODEC_ENDPOINT,
     )
     server.start()
     try:
@@ -141,10 +144,23 @@ async def test_temporal_dev_server_registers_search_attributes_and_serves_ui(
             assert registered.get(key.name) == key.indexed_value_type.value
         assert server.ui_port is not None and port_is_open(server.ui_port)
         assert server.db_file is not None and server.db_file.exists()
+        ui_settings = httpx.get(f"http://127.0.0.1:{server.ui_port}/api/v1/settings").json()
+        assert ui_settings["Codec"]["Endpoint"] == CODEC_ENDPOINT
     finally:
         server.stop()
     assert server.process is not None and server.process.returncode is not None
     assert not port_is_open(server.port)
+
+
+def test_a_headless_temporal_is_given_no_codec_endpoint(tmp_path: Path) -> None:
+    server = TemporalDevServer(
+        port=free_port(),
+        ui_port=None,
+        db_file=None,
+        log_file=tmp_path / "temporal.log",
+        ui_codec_endpoint=CODEC_ENDPOINT,
+    )
+    assert "--ui-codec-endpoint" not in server.command()
 
 
 def test_run_lock_names_the_pid_that_holds_it(

@@ -24,7 +24,6 @@ from temporalio.client import (
     WorkflowHandle,
     WorkflowUpdateFailedError,
 )
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
@@ -33,6 +32,7 @@ from foundation import search_attributes as sa
 from foundation.domain import OrderStatus
 from foundation.models import DeadLetter, Order, OrderItem, Product, StockReservation
 from foundation.settings import Settings
+from foundation.temporal_client import data_converter
 from foundation.workflow_ids import order_workflow_id
 from processes.devstack.temporal import temporal_cli
 from processes.worker import fulfillment_worker
@@ -54,14 +54,14 @@ def providers(settings: Settings) -> Settings:
 
 
 @pytest.fixture(scope="module")
-async def skipping_env() -> AsyncIterator[WorkflowEnvironment]:
+async def skipping_env(settings: Settings) -> AsyncIterator[WorkflowEnvironment]:
     env = await WorkflowEnvironment.start_time_skipping_v2(
         dev_server_existing_path=temporal_cli(),
         dev_server_extra_args=[
             "--dynamic-config-value",
             "frontend.WorkflowTimeSkippingEnabled=true",
         ],
-        data_converter=pydantic_data_converter,
+        data_converter=data_converter(settings),
         search_attributes=sa.ALL_KEYS,
     )
     async with env:

@@ -10,6 +10,7 @@ import pytest
 from pydantic import SecretStr
 
 from foundation.settings import Environment, Settings
+from tests.support import PRODUCTION_PAYLOAD_KEYS
 
 pytestmark = pytest.mark.integration
 Serve = Callable[[Settings], AsyncIterator[httpx.AsyncClient]]
@@ -22,6 +23,7 @@ def _production(settings: Settings, **overrides: Any) -> Settings:
         update={
             "environment": Environment.PRODUCTION,
             "jwt_secret": SecretStr("a-production-secret-" + "x" * 32),
+            "payload_keys": PRODUCTION_PAYLOAD_KEYS,
             **overrides,
         }
     )

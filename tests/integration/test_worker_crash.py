@@ -24,7 +24,7 @@ from foundation.settings import Settings
 from foundation.workflow_ids import order_workflow_id
 from simulators.payment_gateway.app import create_app as create_gateway
 from simulators.settings import SimulatorSettings
-from tests.support import serve_over_http
+from tests.support import SUITE_PAYLOAD_KEYS, serve_over_http
 from workflows.contracts import RetryProfile
 from workflows.order_fulfillment import OrderFulfillmentWorkflow
 from workflows.starter import start_fulfillment
@@ -53,6 +53,8 @@ def _start_worker(
         "ORDER_API_PAYMENT_GATEWAY_URL": gateway_url,
         "ORDER_API_CARRIER_URL": settings.effective_carrier_url,
         "ORDER_API_RETRY_PROFILE": "demo",
+        # The suite's key: the worker must decrypt what the test's client encrypts.
+        "ORDER_API_PAYLOAD_KEYS": SUITE_PAYLOAD_KEYS.get_secret_value(),
     }
     with log.open("ab") as out:
         return subprocess.Popen(

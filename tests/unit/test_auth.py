@@ -18,7 +18,7 @@ from api.problems import ProblemError
 from foundation.settings import Environment, Settings
 from foundation.tokens import mint_dev_token
 from processes.devstack.ports import free_port
-from tests.support import public_pem
+from tests.support import PRODUCTION_PAYLOAD_KEYS, public_pem
 
 SETTINGS = Settings()
 RSA_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
@@ -234,6 +234,10 @@ async def test_unreachable_jwks_is_503_with_retry_after_not_a_refusal() -> None:
 
 
 def test_dev_tokens_cannot_be_minted_in_production() -> None:
-    production = Settings(environment=Environment.PRODUCTION, jwt_secret="s" * 48)
+    production = Settings(
+        environment=Environment.PRODUCTION,
+        jwt_secret="s" * 48,
+        payload_keys=PRODUCTION_PAYLOAD_KEYS,
+    )
     with pytest.raises(PermissionError):
         mint_dev_token(production, "alice")

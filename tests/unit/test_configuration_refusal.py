@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import subprocess
 import sys
 
 import pytest
 
+from tests.support import PRODUCTION_PAYLOAD_KEYS
+
 # Short enough to be refused in production, distinctive enough to spot anywhere in the output.
 SHORT_SECRET = "hunter2-short-secret"
 PRODUCTION_WITH_A_SHORT_SECRET = {
     "ORDER_API_ENVIRONMENT": "production",
     "ORDER_API_JWT_SECRET": SHORT_SECRET,
+    "ORDER_API_PAYLOAD_KEYS": PRODUCTION_PAYLOAD_KEYS.get_secret_value(),
+}
+PRODUCTION_WITHOUT_PAYLOAD_KEYS = {
+    "ORDER_API_ENVIRONMENT": "production",
+    "ORDER_API_JWT_SECRET": "a-production-secret-" + "x" * 32,
 }
 ENTRY_POINTS = {
     "cli token": ["-m", "processes.cli", "token", "--sub", "alice"],
@@ -50,6 +58,26 @@ def test_a_short_production_secret_is_refused_in_one_line_without_the_secret(
     assert "Traceback" not in result.stderr
     [line] = result.stderr.strip().splitlines()
     assert "ORDER_API_JWT_SECRET" in line and "at least 32 bytes" in line
+
+
+@pytest.mark.parametrize("entry", ENTRY_POINTS.values(), ids=ENTRY_POINTS.keys())
+def test_production_without_payload_keys_is_refused_in_one_line(entry: list[str]) -> None:
+    result = _start(entry, PRODUCTION_WITHOUT_PAYLOAD_KEYS)
+
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    [line] = result.stderr.strip().splitlines()
+    assert "ORDER_API_PAYLOAD_KEYS is required in production" in line
+
+
+def test_a_malformed_payload_key_is_refused_without_its_value() -> None:
+    key = "k1:" + base64.b64encode(b"s3cr3t-but-only-20-b").decode()
+    result = _start(ENTRY_POINTS["cli token"], {"ORDER_API_PAYLOAD_KEYS": key})
+
+    assert result.returncode == 2
+    assert key.split(":")[1] not in result.stderr + result.stdout
+    [line] = result.stderr.strip().splitlines()
+    assert "ORDER_API_PAYLOAD_KEYS" in line and "32 bytes" in line
 
 
 def test_a_malformed_setting_is_named_with_its_rule_but_not_its_value() -> None:

@@ -3,6 +3,10 @@
 The histories in tests/histories/ were recorded from real runs (completed, failed, cancelled,
 redriven). Refresh them with `make histories` only when a change is meant to be incompatible,
 and then version the workflow instead of breaking the runs that are in flight.
+
+They were recorded before payloads were encrypted, so they also show that the workers' codec
+still reads a clear history (it passes through payloads that carry no encrypted encoding).
+Histories recorded since are encrypted with the suite's fixed key, which the replayer is given.
 """
 
 from __future__ import annotations
@@ -11,10 +15,11 @@ from pathlib import Path
 
 import pytest
 from temporalio.client import WorkflowHistory
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
-from tests.support import HISTORIES
+from foundation.settings import Settings
+from foundation.temporal_client import data_converter
+from tests.support import HISTORIES, SUITE_PAYLOAD_KEYS
 from workflows.order_fulfillment import OrderFulfillmentWorkflow
 
 RECORDED = sorted(HISTORIES.glob("*.json"))
@@ -27,8 +32,9 @@ def test_histories_of_every_outcome_are_recorded() -> None:
 
 @pytest.mark.parametrize("path", RECORDED, ids=[p.stem for p in RECORDED])
 async def test_recorded_history_replays_deterministically(path: Path) -> None:
+    settings = Settings(payload_keys=SUITE_PAYLOAD_KEYS)
     replayer = Replayer(
-        workflows=[OrderFulfillmentWorkflow], data_converter=pydantic_data_converter
+        workflows=[OrderFulfillmentWorkflow], data_converter=data_converter(settings)
     )
     history = WorkflowHistory.from_json(path.stem, path.read_text())
     result = await replayer.replay_workflow(history, raise_on_replay_failure=False)

@@ -9,17 +9,26 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from pydantic import SecretStr, ValidationError
 
 from foundation.settings import DEV_JWT_SECRET, Environment, RetryProfileName, Settings
-from tests.support import public_pem
+from tests.support import PRODUCTION_PAYLOAD_KEYS, public_pem
 from workflows.contracts import RetryProfile
 
 
 def test_production_refuses_to_start_with_the_dev_secret() -> None:
     with pytest.raises(ValidationError, match="dev secret"):
-        Settings(environment=Environment.PRODUCTION)
+        Settings(environment=Environment.PRODUCTION, payload_keys=PRODUCTION_PAYLOAD_KEYS)
+
+
+def test_production_refuses_to_start_without_payload_keys() -> None:
+    with pytest.raises(ValidationError, match="ORDER_API_PAYLOAD_KEYS is required in production"):
+        Settings(environment=Environment.PRODUCTION, jwt_secret="a-real-secret-" + "x" * 32)
 
 
 def test_production_starts_with_its_own_secret() -> None:
-    settings = Settings(environment=Environment.PRODUCTION, jwt_secret="a-real-secret-" + "x" * 32)
+    settings = Settings(
+        environment=Environment.PRODUCTION,
+        jwt_secret="a-real-secret-" + "x" * 32,
+        payload_keys=PRODUCTION_PAYLOAD_KEYS,
+    )
     assert settings.jwt_secret.get_secret_value() != DEV_JWT_SECRET
 
 
@@ -49,6 +58,7 @@ def test_production_starts_with_rs256_and_an_https_jwks_url() -> None:
         environment=Environment.PRODUCTION,
         jwt_algorithms=["RS256"],
         jwt_jwks_url="https://issuer.example/.well-known/jwks.json",
+        payload_keys=PRODUCTION_PAYLOAD_KEYS,
     )
     assert settings.jwt_algorithms == ["RS256"]
 
@@ -107,7 +117,11 @@ def test_the_retry_profile_setting_names_exactly_the_workflow_profiles() -> None
 
 
 def test_the_retry_profile_defaults_to_production_in_production_and_demo_in_dev() -> None:
-    production = Settings(environment=Environment.PRODUCTION, jwt_secret=SecretStr("s" * 32))
+    production = Settings(
+        environment=Environment.PRODUCTION,
+        jwt_secret=SecretStr("s" * 32),
+        payload_keys=PRODUCTION_PAYLOAD_KEYS,
+    )
 
     assert RetryProfile(production.effective_retry_profile) is RetryProfile.PRODUCTION
     assert RetryProfile(Settings().effective_retry_profile) is RetryProfile.DEMO

@@ -53,6 +53,17 @@ def _is_default_validation_error(response: dict[str, Any]) -> bool:
     return reference.endswith("/HTTPValidationError")
 
 
+def _drop_null_alternative(parameter: dict[str, Any]) -> None:
+    """An optional query parameter is one a client leaves out: a query has no null to send."""
+    schema = parameter["schema"]
+    alternatives = schema.get("anyOf", [])
+    if parameter["in"] != "query" or {"type": "null"} not in alternatives:
+        return
+    (present,) = [alternative for alternative in alternatives if alternative != {"type": "null"}]
+    del schema["anyOf"]
+    schema.update(present)
+
+
 def _tidy_operation(operation: dict[str, Any]) -> None:
     responses: dict[str, Any] = operation["responses"]
     # FastAPI adds a 422 of its own shape to any route with parameters; ours are documented
@@ -66,6 +77,7 @@ def _tidy_operation(operation: dict[str, Any]) -> None:
                 PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}
             }
     for parameter in operation.get("parameters", []):
+        _drop_null_alternative(parameter)
         if parameter["in"] == "header" and parameter["name"] == HEADER:
             # Optional to FastAPI so that a missing key is our 400, but required by contract.
             parameter["required"] = True

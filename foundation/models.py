@@ -82,7 +82,6 @@ class Order(Base):
     __table_args__ = (
         UniqueConstraint("customer_id", "idempotency_key", "key_generation"),
         CheckConstraint(_one_of("status", OrderStatus), name="status_known"),
-        Index("ix_orders_customer_id_created_at", "customer_id", "created_at"),
         # The reconciler's sweep: only accepted orders whose workflow start is unconfirmed.
         Index(
             "ix_orders_workflow_not_started",
@@ -118,6 +117,16 @@ class Order(Base):
     history: Mapped[list[OrderStatusChange]] = relationship(
         order_by="OrderStatusChange.id", lazy="selectin", viewonly=True
     )
+
+
+# GET /orders: a customer's orders newest first, ties on created_at broken by id. The order of the
+# index is the order of the page, so a page at any depth is one range scan that stops at the limit.
+Index(
+    "ix_orders_customer_newest_first",
+    Order.customer_id,
+    Order.created_at.desc(),
+    Order.id.desc(),
+)
 
 
 class OrderItem(Base):

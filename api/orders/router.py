@@ -4,18 +4,28 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
 
-from api.auth import OrderReader, OrderWriter
+from api.auth import OrderReader, OrderWriter, Principal
 from api.body import json_body, optional_json_body
 from api.dependencies import AppSettings, SessionFactory, TemporalClient
 from api.idempotency.header import IdempotencyKeyHeader
 from api.orders.access import visible_order
-from api.orders.schemas import CancelIn, OrderCreate, OrderOut
+from api.orders.cursor import PagePosition
+from api.orders.repository import OrderFilter
+from api.orders.schemas import CancelIn, OrderCreate, OrderListQuery, OrderOut, OrderPage
 from api.orders.service import CANCEL_RETRY_AFTER_SECONDS, OrderService, order_out
+from api.problems import ProblemError
 from api.ratelimit import OrderRateLimit
-from api.responses import RETRY_AFTER, order_links, problem_response_doc, problem_responses
+from api.responses import (
+    ORDER_PAGE_LINKS,
+    RETRY_AFTER,
+    order_links,
+    problem_response_doc,
+    problem_responses,
+)
+from foundation.domain import Scope
 
 router = APIRouter(tags=["orders"])
 
@@ -75,6 +85,50 @@ async def place_order(
     if placed.replayed:
         headers["Idempotent-Replayed"] = "true"
     return JSONResponse(placed.body, status_code=placed.status_code, headers=headers)
+
+
+_ADMIN_CHALLENGE = f'Bearer error="insufficient_scope", scope="{Scope.ADMIN.value}"'
+
+
+def _whose_orders(principal: Principal, customer_id: str | None) -> str:
+    if customer_id is None or customer_id == principal.subject:
+        return principal.subject
+    if not principal.is_admin:
+        raise ProblemError(
+            403,
+            "insufficient-scope",
+            "Listing another customer's orders needs the 'admin' scope.",
+            headers={"WWW-Authenticate": _ADMIN_CHALLENGE},
+        )
+    return customer_id
+
+
+@router.get(
+    "/orders",
+    response_model=OrderPage,
+    summary="List a customer's orders, newest first",
+    responses={200: {"links": ORDER_PAGE_LINKS}, **problem_responses(401, 403, 422, 503)},
+)
+async def list_orders(
+    request: Request,
+    principal: OrderReader,
+    query: Annotated[OrderListQuery, Query()],
+    service: Service,
+) -> OrderPage:
+    where = OrderFilter(
+        customer_id=_whose_orders(principal, query.customer_id),
+        statuses=frozenset(query.status),
+        created_after=query.created_after,
+        created_before=query.created_before,
+    )
+    after = PagePosition.decode(query.cursor) if query.cursor else None
+    items, end = await service.page(where, after, query.limit)
+    if end is None:
+        return OrderPage(items=items, next_cursor=None, next=None)
+    cursor = end.encode()
+    # The same query with the new cursor, so the next page keeps every filter.
+    following = request.url.include_query_params(cursor=cursor)
+    return OrderPage(items=items, next_cursor=cursor, next=f"{following.path}?{following.query}")
 
 
 @router.get(

@@ -16,7 +16,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from api.idempotency.header import HEADER, MAX_KEY_LENGTH
-from api.orders.schemas import CancelIn, OrderCreate
+from api.orders.schemas import CancelIn, OrderCreate, StatusChangeEvent
 from api.problems import PROBLEM_JSON, Problem
 from api.responses import header_limit_response
 
@@ -34,8 +34,9 @@ IDEMPOTENCY_KEY_SCHEMA = {
     "maxLength": MAX_KEY_LENGTH,
     "pattern": r"^[\x21-\x7E]([\x20-\x7E]*[\x21-\x7E])?$",
 }
-# Models the routes reference by hand (problem responses, a body parsed by a dependency).
-_REFERENCED_MODELS: list[type[BaseModel]] = [Problem, OrderCreate, CancelIn]
+# Models the routes reference by hand (problem responses, a body parsed by a dependency, the
+# data of an event stream's events).
+_REFERENCED_MODELS: list[type[BaseModel]] = [Problem, OrderCreate, CancelIn, StatusChangeEvent]
 
 
 def _add_models(schemas: dict[str, Any], models: list[type[BaseModel]]) -> None:
@@ -54,10 +55,10 @@ def _is_default_validation_error(response: dict[str, Any]) -> bool:
 
 
 def _drop_null_alternative(parameter: dict[str, Any]) -> None:
-    """An optional query parameter is one a client leaves out: a query has no null to send."""
+    """An optional parameter is one a client leaves out: a query or a header has no null to send."""
     schema = parameter["schema"]
     alternatives = schema.get("anyOf", [])
-    if parameter["in"] != "query" or {"type": "null"} not in alternatives:
+    if parameter["in"] not in ("query", "header") or {"type": "null"} not in alternatives:
         return
     (present,) = [alternative for alternative in alternatives if alternative != {"type": "null"}]
     del schema["anyOf"]

@@ -170,6 +170,11 @@ class IdempotencyKey(Base):
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
+# Migration 0008's trigger NOTIFYs this channel with the order id for every history row, in the
+# transaction that appends it, whoever the writer: listeners hear of a change once it commits.
+STATUS_CHANGE_CHANNEL = "order_status_changes"
+
+
 class OrderStatusChange(Base):
     """Append-only history of an order's status."""
 

@@ -65,6 +65,22 @@ class OrderRepository:
             )
         return (await self._session.execute(query)).all()
 
+    async def history_after(self, order_id: uuid.UUID, after: int) -> list[OrderStatusChange]:
+        rows = await self._session.scalars(
+            select(OrderStatusChange)
+            .where(OrderStatusChange.order_id == order_id, OrderStatusChange.id > after)
+            .order_by(OrderStatusChange.id)
+        )
+        return list(rows)
+
+    async def latest_change(self, order_id: uuid.UUID) -> OrderStatusChange | None:
+        return await self._session.scalar(
+            select(OrderStatusChange)
+            .where(OrderStatusChange.order_id == order_id)
+            .order_by(OrderStatusChange.id.desc())
+            .limit(1)
+        )
+
     async def add(self, order: Order, items: list[OrderItem]) -> Order:
         order.items = items
         self._session.add(order)

@@ -110,6 +110,16 @@ class StatusChangeOut(BaseModel):
     reason: str
 
 
+class StatusChangeEvent(BaseModel):
+    """The data of one `status` event of GET /orders/{id}/events; the event id is the change's."""
+
+    order_id: uuid.UUID
+    at: datetime
+    from_status: OrderStatus | None
+    to_status: OrderStatus
+    reason: str
+
+
 class OrderOut(BaseModel):
     id: uuid.UUID
     status: OrderStatus

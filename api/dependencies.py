@@ -1,4 +1,4 @@
-"""Typed request dependencies: settings, the session factory, the Temporal client."""
+"""Typed request dependencies: settings, the session factory, the Temporal client, the listener."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
+from api.status_changes import StatusChangeListener
 from foundation.settings import Settings
 
 
@@ -23,6 +24,11 @@ def _temporal(request: Request) -> Client:
     return request.app.state.temporal  # type: ignore[no-any-return]
 
 
+def _status_changes(request: Request) -> StatusChangeListener:
+    return request.app.state.status_changes  # type: ignore[no-any-return]
+
+
 AppSettings = Annotated[Settings, Depends(_settings)]
 SessionFactory = Annotated[async_sessionmaker[AsyncSession], Depends(_session_factory)]
 TemporalClient = Annotated[Client, Depends(_temporal)]
+StatusChanges = Annotated[StatusChangeListener, Depends(_status_changes)]

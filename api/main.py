@@ -21,6 +21,7 @@ from api.orders.router import router as orders_router
 from api.problems import install_problem_handlers
 from api.products.router import router as products_router
 from api.ratelimit import OrderRateLimiter
+from api.status_changes import StatusChangeListener
 from api.tracing import install_tracing
 from foundation.db import make_engine, make_session_factory
 from foundation.payload_codec import EncryptionCodec
@@ -46,7 +47,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.session_factory = make_session_factory(engine)
         app.state.temporal = await connect_temporal(settings, lazy=True)
         app.state.payload_codec = EncryptionCodec(settings.payload_keyring())
+        app.state.status_changes = StatusChangeListener(settings.effective_database_url)
+        app.state.status_changes.start()
         yield
+        await app.state.status_changes.stop()
         await engine.dispose()
 
     app = FastAPI(

@@ -16,7 +16,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from api.idempotency.header import HEADER, MAX_KEY_LENGTH
-from api.orders.schemas import CancelIn, OrderCreate
+from api.orders.schemas import CancelIn, OrderCreate, StatusChangeEvent
 from api.problems import PROBLEM_JSON, Problem
 from api.responses import header_limit_response
 
@@ -34,8 +34,9 @@ IDEMPOTENCY_KEY_SCHEMA = {
     "maxLength": MAX_KEY_LENGTH,
     "pattern": r"^[\x21-\x7E]([\x20-\x7E]*[\x21-\x7E])?$",
 }
-# Models the routes reference by hand (problem responses, a body parsed by a dependency).
-_REFERENCED_MODELS: list[type[BaseModel]] = [Problem, OrderCreate, CancelIn]
+# Models the routes reference by hand (problem responses, a body parsed by a dependency, the
+# data of an event stream's events).
+_REFERENCED_MODELS: list[type[BaseModel]] = [Problem, OrderCreate, CancelIn, StatusChangeEvent]
 
 
 def _add_models(schemas: dict[str, Any], models: list[type[BaseModel]]) -> None:
@@ -53,6 +54,17 @@ def _is_default_validation_error(response: dict[str, Any]) -> bool:
     return reference.endswith("/HTTPValidationError")
 
 
+def _drop_null_alternative(parameter: dict[str, Any]) -> None:
+    """An optional parameter is one a client leaves out: a query or a header has no null to send."""
+    schema = parameter["schema"]
+    alternatives = schema.get("anyOf", [])
+    if parameter["in"] not in ("query", "header") or {"type": "null"} not in alternatives:
+        return
+    (present,) = [alternative for alternative in alternatives if alternative != {"type": "null"}]
+    del schema["anyOf"]
+    schema.update(present)
+
+
 def _tidy_operation(operation: dict[str, Any]) -> None:
     responses: dict[str, Any] = operation["responses"]
     # FastAPI adds a 422 of its own shape to any route with parameters; ours are documented
@@ -66,6 +78,7 @@ def _tidy_operation(operation: dict[str, Any]) -> None:
                 PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}
             }
     for parameter in operation.get("parameters", []):
+        _drop_null_alternative(parameter)
         if parameter["in"] == "header" and parameter["name"] == HEADER:
             # Optional to FastAPI so that a missing key is our 400, but required by contract.
             parameter["required"] = True

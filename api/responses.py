@@ -100,6 +100,20 @@ def order_links(*, get: bool = True, cancel: bool = True) -> dict[str, Any]:
     return links
 
 
+ORDER_PAGE_LINKS = {
+    "NextPage": {
+        "operationId": "list_orders_orders_get",
+        "parameters": {"cursor": "$response.body#/next_cursor"},
+        "description": "The next page, by `next_cursor` (absent on the last page); send the same "
+        "filters again, or follow `next`, which carries them",
+    },
+    "GetFirstOrder": {
+        "operationId": "get_order_orders__order_id__get",
+        "parameters": {"order_id": "$response.body#/items/0/id"},
+        "description": "The newest order of the page, by its `id`",
+    },
+}
+
 REDRIVE_FIRST_LINK = {
     "RedriveFirst": {
         "operationId": "redrive_dead_letters__dead_letter_id__redrive_post",

@@ -15,6 +15,9 @@ class OrderStatus(StrEnum):
     CANCELLED = "CANCELLED"
 
 
+# Where a run ends. A FAILED order can still be redriven, which starts a new run from RECEIVED.
+TERMINAL_STATUSES = frozenset({OrderStatus.COMPLETED, OrderStatus.FAILED, OrderStatus.CANCELLED})
+
 # Cancelling is possible until the parcel is with the carrier.
 CANCELLABLE_STATUSES = frozenset({OrderStatus.RECEIVED, OrderStatus.RESERVED, OrderStatus.PAID})
 

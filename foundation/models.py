@@ -82,7 +82,6 @@ class Order(Base):
     __table_args__ = (
         UniqueConstraint("customer_id", "idempotency_key", "key_generation"),
         CheckConstraint(_one_of("status", OrderStatus), name="status_known"),
-        Index("ix_orders_customer_id_created_at", "customer_id", "created_at"),
         # The reconciler's sweep: only accepted orders whose workflow start is unconfirmed.
         Index(
             "ix_orders_workflow_not_started",
@@ -118,6 +117,16 @@ class Order(Base):
     history: Mapped[list[OrderStatusChange]] = relationship(
         order_by="OrderStatusChange.id", lazy="selectin", viewonly=True
     )
+
+
+# GET /orders: a customer's orders newest first, ties on created_at broken by id. The order of the
+# index is the order of the page, so a page at any depth is one range scan that stops at the limit.
+Index(
+    "ix_orders_customer_newest_first",
+    Order.customer_id,
+    Order.created_at.desc(),
+    Order.id.desc(),
+)
 
 
 class OrderItem(Base):
@@ -159,6 +168,11 @@ class IdempotencyKey(Base):
     order_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("orders.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+# Migration 0008's trigger NOTIFYs this channel with the order id for every history row, in the
+# transaction that appends it, whoever the writer: listeners hear of a change once it commits.
+STATUS_CHANGE_CHANNEL = "order_status_changes"
 
 
 class OrderStatusChange(Base):

@@ -112,6 +112,10 @@ class Settings(BaseSettings):
     readiness_timeout_seconds: float = 2.0
     # How long POST /orders/{id}/cancel waits for compensation before answering 202.
     cancel_wait_seconds: float = 20.0
+    # GET /orders/{id}/events: a comment this often keeps idle streams open through proxies, and
+    # a stream ends after the longest time, when SSE clients reconnect with Last-Event-ID.
+    events_keepalive_seconds: float = Field(default=15.0, gt=0)
+    events_stream_max_seconds: float = Field(default=600.0, gt=0)
     # How often the worker sweeps for accepted orders whose workflow never started.
     reconcile_interval_seconds: float = 5.0
     # An order younger than this is left to the request that is starting it.

@@ -4,12 +4,23 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import Row, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from api.orders.cursor import PagePosition
 from foundation.domain import OrderStatus
 from foundation.models import Order, OrderItem, OrderStatusChange, Product
+
+
+@dataclass(frozen=True)
+class OrderFilter:
+    customer_id: str
+    statuses: frozenset[OrderStatus] = frozenset()
+    created_after: datetime | None = None
+    created_before: datetime | None = None
 
 
 class OrderRepository:
@@ -26,6 +37,48 @@ class OrderRepository:
     async def get_for_customer(self, order_id: uuid.UUID, customer_id: str) -> Order | None:
         return await self._session.scalar(
             select(Order).where(Order.id == order_id, Order.customer_id == customer_id)
+        )
+
+    async def customer_page(
+        self, where: OrderFilter, after: PagePosition | None, limit: int
+    ) -> Sequence[Row[uuid.UUID, OrderStatus, int, str, datetime]]:
+        """Newest first, in ix_orders_customer_newest_first's order: one range scan per page.
+
+        The keyset is a row comparison, which the index takes as a bound; a status filter is
+        checked on the rows the scan reads (it is not in the index).
+        """
+        query = (
+            select(Order.id, Order.status, Order.total_amount, Order.currency, Order.created_at)
+            .where(Order.customer_id == where.customer_id)
+            .order_by(Order.created_at.desc(), Order.id.desc())
+            .limit(limit)
+        )
+        if where.statuses:
+            query = query.where(Order.status.in_(sorted(where.statuses)))
+        if where.created_after is not None:
+            query = query.where(Order.created_at > where.created_after)
+        if where.created_before is not None:
+            query = query.where(Order.created_at < where.created_before)
+        if after is not None:
+            query = query.where(
+                tuple_(Order.created_at, Order.id) < tuple_(after.created_at, after.order_id)
+            )
+        return (await self._session.execute(query)).all()
+
+    async def history_after(self, order_id: uuid.UUID, after: int) -> list[OrderStatusChange]:
+        rows = await self._session.scalars(
+            select(OrderStatusChange)
+            .where(OrderStatusChange.order_id == order_id, OrderStatusChange.id > after)
+            .order_by(OrderStatusChange.id)
+        )
+        return list(rows)
+
+    async def latest_change(self, order_id: uuid.UUID) -> OrderStatusChange | None:
+        return await self._session.scalar(
+            select(OrderStatusChange)
+            .where(OrderStatusChange.order_id == order_id)
+            .order_by(OrderStatusChange.id.desc())
+            .limit(1)
         )
 
     async def add(self, order: Order, items: list[OrderItem]) -> Order:

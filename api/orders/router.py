@@ -4,18 +4,29 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi.responses import JSONResponse, StreamingResponse
 
-from api.auth import OrderReader, OrderWriter
+from api.auth import OrderReader, OrderWriter, Principal
 from api.body import json_body, optional_json_body
-from api.dependencies import AppSettings, SessionFactory, TemporalClient
+from api.dependencies import AppSettings, SessionFactory, StatusChanges, TemporalClient
 from api.idempotency.header import IdempotencyKeyHeader
 from api.orders.access import visible_order
-from api.orders.schemas import CancelIn, OrderCreate, OrderOut
+from api.orders.cursor import PagePosition
+from api.orders.events import OrderEventStream
+from api.orders.repository import OrderFilter
+from api.orders.schemas import CancelIn, OrderCreate, OrderListQuery, OrderOut, OrderPage
 from api.orders.service import CANCEL_RETRY_AFTER_SECONDS, OrderService, order_out
+from api.problems import ProblemError
 from api.ratelimit import OrderRateLimit
-from api.responses import RETRY_AFTER, order_links, problem_response_doc, problem_responses
+from api.responses import (
+    ORDER_PAGE_LINKS,
+    RETRY_AFTER,
+    order_links,
+    problem_response_doc,
+    problem_responses,
+)
+from foundation.domain import Scope
 
 router = APIRouter(tags=["orders"])
 
@@ -27,6 +38,36 @@ def _service(
 
 
 Service = Annotated[OrderService, Depends(_service)]
+
+
+def _event_stream(
+    settings: AppSettings, sessions: SessionFactory, listener: StatusChanges
+) -> OrderEventStream:
+    return OrderEventStream(settings, sessions, listener)
+
+
+EventStream = Annotated[OrderEventStream, Depends(_event_stream)]
+# History row ids are PostgreSQL bigints.
+MAX_EVENT_ID = 2**63 - 1
+# OpenAPI 3.1 documents an event stream by the schema of one event, as its fields arrive.
+STATUS_EVENT_SCHEMA = {
+    "type": "object",
+    "required": ["event", "id", "data"],
+    "properties": {
+        "event": {"const": "status"},
+        "id": {"type": "string", "pattern": "^[0-9]+$", "description": "the change's id"},
+        "data": {
+            "type": "string",
+            "contentMediaType": "application/json",
+            "contentSchema": {"$ref": "#/components/schemas/StatusChangeEvent"},
+        },
+    },
+}
+EVENT_STREAM_DOC = (
+    "`text/event-stream`: one `status` event per change, oldest first, its `id` the change's and "
+    "its `data` a JSON StatusChangeEvent; `: keep-alive` comments while idle. The stream ends "
+    "after COMPLETED, FAILED or CANCELLED, or after a while (reconnect with `Last-Event-ID`)."
+)
 
 # The body is parsed by a dependency (see api/body.py), so it is documented by hand.
 ORDER_CREATE_BODY = {
@@ -77,6 +118,50 @@ async def place_order(
     return JSONResponse(placed.body, status_code=placed.status_code, headers=headers)
 
 
+_ADMIN_CHALLENGE = f'Bearer error="insufficient_scope", scope="{Scope.ADMIN.value}"'
+
+
+def _whose_orders(principal: Principal, customer_id: str | None) -> str:
+    if customer_id is None or customer_id == principal.subject:
+        return principal.subject
+    if not principal.is_admin:
+        raise ProblemError(
+            403,
+            "insufficient-scope",
+            "Listing another customer's orders needs the 'admin' scope.",
+            headers={"WWW-Authenticate": _ADMIN_CHALLENGE},
+        )
+    return customer_id
+
+
+@router.get(
+    "/orders",
+    response_model=OrderPage,
+    summary="List a customer's orders, newest first",
+    responses={200: {"links": ORDER_PAGE_LINKS}, **problem_responses(401, 403, 422, 503)},
+)
+async def list_orders(
+    request: Request,
+    principal: OrderReader,
+    query: Annotated[OrderListQuery, Query()],
+    service: Service,
+) -> OrderPage:
+    where = OrderFilter(
+        customer_id=_whose_orders(principal, query.customer_id),
+        statuses=frozenset(query.status),
+        created_after=query.created_after,
+        created_before=query.created_before,
+    )
+    after = PagePosition.decode(query.cursor) if query.cursor else None
+    items, end = await service.page(where, after, query.limit)
+    if end is None:
+        return OrderPage(items=items, next_cursor=None, next=None)
+    cursor = end.encode()
+    # The same query with the new cursor, so the next page keeps every filter.
+    following = request.url.include_query_params(cursor=cursor)
+    return OrderPage(items=items, next_cursor=cursor, next=f"{following.path}?{following.query}")
+
+
 @router.get(
     "/orders/{order_id}",
     response_model=OrderOut,
@@ -85,6 +170,42 @@ async def place_order(
 )
 async def get_order(order_id: str, principal: OrderReader, service: Service) -> OrderOut:
     return order_out(await visible_order(service, order_id, principal))
+
+
+@router.get(
+    "/orders/{order_id}/events",
+    response_class=StreamingResponse,
+    summary="Follow an order's status changes (Server-Sent Events)",
+    responses={
+        200: {
+            "description": EVENT_STREAM_DOC,
+            "content": {"text/event-stream": {"schema": STATUS_EVENT_SCHEMA}},
+        },
+        **problem_responses(401, 403, 404, 422, 503),
+    },
+)
+async def order_events(
+    order_id: str,
+    principal: OrderReader,
+    service: Service,
+    stream: EventStream,
+    last_event_id: Annotated[
+        int | None,
+        Header(
+            alias="Last-Event-ID",
+            ge=0,
+            le=MAX_EVENT_ID,
+            description="resume after this event id (sent by EventSource when it reconnects)",
+        ),
+    ] = None,
+) -> StreamingResponse:
+    order = await visible_order(service, order_id, principal)
+    return StreamingResponse(
+        stream.frames(order.id, after=last_event_id or 0),
+        media_type="text/event-stream",
+        # No caching, and no buffering by a proxy such as nginx: each event goes out as it comes.
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
 
 
 @router.post(

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import re
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
 
+from api.orders.cursor import CURSOR_PATTERN
 from foundation.domain import OrderStatus
 
 MAX_ITEMS = 50
@@ -108,6 +110,16 @@ class StatusChangeOut(BaseModel):
     reason: str
 
 
+class StatusChangeEvent(BaseModel):
+    """The data of one `status` event of GET /orders/{id}/events; the event id is the change's."""
+
+    order_id: uuid.UUID
+    at: datetime
+    from_status: OrderStatus | None
+    to_status: OrderStatus
+    reason: str
+
+
 class OrderOut(BaseModel):
     id: uuid.UUID
     status: OrderStatus
@@ -125,3 +137,78 @@ class OrderOut(BaseModel):
 
 class CancelIn(_Strict):
     reason: str = Field(default="cancelled by customer", min_length=1, max_length=500)
+
+
+MAX_PAGE_SIZE = 100
+
+# RFC 3339's date-time, the contract's format: pydantic alone would also read `0.5` as a Unix time.
+_RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})")
+
+
+def _rfc3339_text(value: object) -> object:
+    if isinstance(value, str) and not _RFC3339.fullmatch(value):
+        raise ValueError("must be an RFC 3339 date-time with an offset, e.g. 2026-01-31T09:00:00Z")
+    return value
+
+
+def _in_utc(instant: datetime) -> datetime:
+    # UTC before the database sees it: PostgreSQL refuses offsets beyond 15:59 that RFC 3339
+    # allows. An instant beyond Python's years 1-9999 is before or after every order anyway.
+    try:
+        return instant.astimezone(UTC)
+    except OverflowError:
+        return (datetime.min if instant.year == 1 else datetime.max).replace(tzinfo=UTC)
+
+
+Instant = Annotated[AwareDatetime, BeforeValidator(_rfc3339_text), AfterValidator(_in_utc)]
+
+
+class OrderListQuery(BaseModel):
+    """The query of GET /orders.
+
+    Not strict like the bodies: every query value arrives as text, and `limit=20` must be read as
+    a number. Unknown parameters are refused, so a misspelt filter is a 422, not an unfiltered list.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    limit: int = Field(default=20, ge=1, le=MAX_PAGE_SIZE)
+    cursor: str | None = Field(
+        default=None,
+        pattern=CURSOR_PATTERN,
+        description="opaque: the `next_cursor` of the previous page, with the same filters",
+    )
+    status: list[OrderStatus] = Field(
+        default_factory=list, description="repeatable: orders in any of these statuses"
+    )
+    created_after: Instant | None = Field(
+        default=None, description="only orders placed strictly after this instant"
+    )
+    created_before: Instant | None = Field(
+        default=None, description="only orders placed strictly before this instant"
+    )
+    customer_id: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=255,
+        pattern=PRINTABLE_TEXT,
+        description="whose orders: admin scope only, unless it is the caller's own",
+    )
+
+
+class OrderSummary(BaseModel):
+    id: uuid.UUID
+    status: OrderStatus
+    total: int = Field(description="minor units")
+    currency: str
+    created_at: datetime
+
+
+class OrderPage(BaseModel):
+    items: list[OrderSummary] = Field(description="newest first")
+    next_cursor: str | None = Field(
+        description="pass as `cursor` for the next page; null on the last page"
+    )
+    next: str | None = Field(
+        description="the next page's path and query, filters included; null on the last page"
+    )

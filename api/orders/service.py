@@ -26,8 +26,15 @@ from api.idempotency.repository import (
     Mismatch,
     Replay,
 )
-from api.orders.repository import OrderRepository
-from api.orders.schemas import OrderCreate, OrderItemOut, OrderOut, StatusChangeOut
+from api.orders.cursor import PagePosition
+from api.orders.repository import OrderFilter, OrderRepository
+from api.orders.schemas import (
+    OrderCreate,
+    OrderItemOut,
+    OrderOut,
+    OrderSummary,
+    StatusChangeOut,
+)
 from api.problems import FieldError, ProblemError
 from api.temporal_availability import temporal_unavailable, temporal_unreachable
 from foundation.domain import CANCELLABLE_STATUSES, OrderStatus
@@ -218,6 +225,27 @@ class OrderService:
             if is_admin:
                 return await orders.get(order_id)
             return await orders.get_for_customer(order_id, customer)
+
+    async def page(
+        self, where: OrderFilter, after: PagePosition | None, limit: int
+    ) -> tuple[list[OrderSummary], PagePosition | None]:
+        """One page of a customer's orders, and where the next starts (None on the last)."""
+        async with self._sessions() as session:
+            rows = await OrderRepository(session).customer_page(where, after, limit + 1)
+        items = [
+            OrderSummary(
+                id=row.id,
+                status=row.status,
+                total=row.total_amount,
+                currency=row.currency,
+                created_at=row.created_at,
+            )
+            for row in rows[:limit]
+        ]
+        if len(rows) <= limit:
+            return items, None
+        last = items[-1]
+        return items, PagePosition(last.created_at, last.id)
 
     async def cancel(self, order: Order, *, reason: str) -> CancelOutcome:
         """Cancel through the workflow, which compensates; the caller has checked visibility."""

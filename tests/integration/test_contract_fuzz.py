@@ -76,6 +76,8 @@ def live_url(settings: Settings) -> Iterator[str]:
             "task_queue": f"{settings.task_queue}-fuzz",
             # With no worker a cancel can only be accepted (202): say so without a long wait.
             "cancel_wait_seconds": 0.2,
+            # With no worker an order's event stream would wait for changes that never come.
+            "events_stream_max_seconds": 0.5,
         }
     )
     with serve_over_http(create_app(fuzzed)) as url:

@@ -55,6 +55,12 @@ async def test_unsupported_method_is_a_405_problem_naming_the_allowed_ones(
     assert response.headers["Allow"] == "GET"
 
 
+async def test_a_405_names_the_methods_of_every_route_at_the_path(api: httpx.AsyncClient) -> None:
+    response = await api.delete("/orders")
+    assert_problem(response, 405)
+    assert response.headers["Allow"] == "GET, POST"
+
+
 async def test_unexpected_exception_is_a_generic_500_with_no_trace_or_sql(
     unraising_api: httpx.AsyncClient,
     auth: Auth,

@@ -181,14 +181,22 @@ def _links() -> list[tuple[str, dict[str, Any]]]:
     ]
 
 
-def test_every_link_names_an_operation_and_its_path_parameters() -> None:
+def test_every_link_names_an_operation_its_path_parameters_and_only_its_parameters() -> None:
     by_id = {operation["operationId"]: operation for _, _, operation in _operations()}
     assert _links()
     for where, link in _links():
         target = by_id.get(link["operationId"])
         assert target is not None, where
         path_parameters = {p["name"] for p in target["parameters"] if p["in"] == "path"}
-        assert set(link["parameters"]) == path_parameters, where
+        all_parameters = {p["name"] for p in target["parameters"]}
+        assert path_parameters <= set(link["parameters"]) <= all_parameters, where
+
+
+def test_the_order_list_links_its_next_page_and_its_orders() -> None:
+    links = _response("GET", "/orders", "200")["links"]
+    assert links["NextPage"]["operationId"] == "list_orders_orders_get"
+    assert links["NextPage"]["parameters"] == {"cursor": "$response.body#/next_cursor"}
+    assert links["GetFirstOrder"]["operationId"] == "get_order_orders__order_id__get"
 
 
 def test_links_chain_create_get_cancel_and_dead_letter_redrive() -> None:

@@ -115,6 +115,10 @@ class Settings(BaseSettings):
     # Set: /metrics answers only `Authorization: Bearer <token>`. Unset: open in dev, absent (404)
     # in production, where metrics would tell anyone the traffic and error rates.
     metrics_token: SecretStr | None = None
+    # Each worker process serves its metrics (ours and the Temporal SDK's) at
+    # http://<host>:<port>/metrics. Port 0 picks a free one, as a second worker on a host needs.
+    worker_metrics_host: str = "127.0.0.1"
+    worker_metrics_port: int = Field(default=9464, ge=0, le=65535)
 
     # Input limits (adrs/0005-input-limits.md). The rate limit is per principal and per replica.
     max_request_body_bytes: int = Field(default=64 * 1024, gt=0)

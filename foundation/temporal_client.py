@@ -5,11 +5,14 @@ from __future__ import annotations
 from temporalio.client import Client
 from temporalio.contrib.opentelemetry import TracingInterceptor
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.runtime import Runtime
 
 from foundation.settings import Settings
 
 
-async def connect_temporal(settings: Settings, *, lazy: bool = False) -> Client:
+async def connect_temporal(
+    settings: Settings, *, lazy: bool = False, runtime: Runtime | None = None
+) -> Client:
     # Lazy lets the API start (and report not-ready) while Temporal is still coming up.
     return await Client.connect(
         settings.effective_temporal_address,
@@ -18,4 +21,6 @@ async def connect_temporal(settings: Settings, *, lazy: bool = False) -> Client:
         # Carries the caller's trace into workflows and activities (the worker inherits it).
         interceptors=[TracingInterceptor()],
         lazy=lazy,
+        # The worker passes one that exports the SDK's metrics; None is the SDK's default.
+        runtime=runtime,
     )

@@ -25,6 +25,13 @@ from api.idempotency.repository import (
     Mismatch,
     Replay,
 )
+from api.metrics import (
+    IDEMPOTENT_REPLAYS,
+    KEY_REJECTIONS,
+    ORDERS_ACCEPTED,
+    WORKFLOW_STARTS_FAILED,
+    KeyRejection,
+)
 from api.orders.repository import OrderRepository
 from api.orders.schemas import OrderCreate, OrderItemOut, OrderOut, StatusChangeOut
 from api.problems import FieldError, ProblemError
@@ -107,14 +114,17 @@ class OrderService:
             outcome = await self._keys(session).claim(customer, key, fingerprint)
         match outcome:
             case Replay(status, body, location):
+                IDEMPOTENT_REPLAYS.inc()
                 return PlacedOrder(status, body, location, replayed=True)
             case Mismatch():
+                KEY_REJECTIONS.labels(KeyRejection.REUSED.value).inc()
                 raise ProblemError(
                     422,
                     "idempotency-key-reused",
                     "This Idempotency-Key was already used with a different request body.",
                 )
             case InFlight(retry_after):
+                KEY_REJECTIONS.labels(KeyRejection.IN_FLIGHT.value).inc()
                 raise ProblemError(
                     409,
                     "idempotency-key-in-flight",
@@ -141,6 +151,7 @@ class OrderService:
         location = f"/orders/{order.id}"
         async with self._sessions.begin() as session:
             await self._keys(session).complete(claim.key_id, 201, body, location)
+        ORDERS_ACCEPTED.inc()
         return PlacedOrder(201, body, location, replayed=False)
 
     async def _record_order(
@@ -202,6 +213,7 @@ class OrderService:
                 self._temporal, self._settings, self._sessions, order
             )
         except Exception:
+            WORKFLOW_STARTS_FAILED.inc()
             logger.warning(
                 "could not start workflow %s for order %s; the reconciler will retry",
                 order.workflow_id,

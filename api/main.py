@@ -58,7 +58,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_body_bytes)
     install_metrics(app, settings)
     install_tracing(app)
-    # Added last, so outermost: oversized headers are refused before tracing parses them.
+    # Added last, so outermost of the app's own middleware: oversized headers are refused before
+    # anything else reads them (the tracing instrumentation wraps the stack, recording no headers).
     app.add_middleware(HeaderSizeLimit, max_bytes=settings.max_request_header_bytes)
     app.include_router(health.router)
     app.include_router(products_router)

@@ -8,6 +8,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.runtime import Runtime
 
 from foundation.settings import Settings
+from foundation.telemetry import workflow_failure_tracer
 
 
 async def connect_temporal(
@@ -19,7 +20,7 @@ async def connect_temporal(
         namespace=settings.temporal_namespace,
         data_converter=pydantic_data_converter,
         # Carries the caller's trace into workflows and activities (the worker inherits it).
-        interceptors=[TracingInterceptor()],
+        interceptors=[TracingInterceptor(workflow_failure_tracer())],
         lazy=lazy,
         # The worker passes one that exports the SDK's metrics; None is the SDK's default.
         runtime=runtime,

@@ -48,6 +48,11 @@ class Environment(StrEnum):
     PRODUCTION = "production"
 
 
+class LogFormat(StrEnum):
+    TEXT = "text"
+    JSON = "json"
+
+
 # The names of the retry-policy tables; `workflows.contracts.RetryProfile` is the enum the
 # workflows use, kept there so workflow code needs nothing from the settings module.
 RetryProfileName = Literal["demo", "production"]
@@ -59,6 +64,8 @@ class Settings(BaseSettings):
     environment: Environment = Environment.DEV
     data_dir: Path = Path(".data")
     log_level: str = "INFO"
+    # Unset: JSON lines in production (for a log shipper), readable text in dev.
+    log_format: LogFormat | None = None
     # Print finished spans to stdout (the logs); production would export to a collector instead.
     otel_console_export: bool = False
 
@@ -173,6 +180,12 @@ class Settings(BaseSettings):
             # Keys fetched in the clear could be swapped in transit for an attacker's.
             raise ValueError("ORDER_API_JWT_JWKS_URL must be https:// in production")
         return self
+
+    @property
+    def effective_log_format(self) -> LogFormat:
+        if self.log_format is not None:
+            return self.log_format
+        return LogFormat.JSON if self.environment is Environment.PRODUCTION else LogFormat.TEXT
 
     @property
     def effective_docs_enabled(self) -> bool:

@@ -18,9 +18,10 @@ from activities.payments import PaymentActivities
 from activities.shipping import ShippingActivities
 from activities.stock import StockActivities
 from foundation.db import make_engine, make_session_factory
-from foundation.settings import Settings, settings_or_exit
+from foundation.settings import LogFormat, Settings, settings_or_exit
 from foundation.telemetry import configure_logging, configure_tracing
 from foundation.temporal_client import connect_temporal
+from processes.activity_log_context import ActivityLogContextInterceptor
 from processes.reconciler import reconcile_forever
 from processes.worker_metrics import ActivityMetricsInterceptor, serve_worker_metrics
 from workflows.order_fulfillment import OrderFulfillmentWorkflow
@@ -60,7 +61,7 @@ async def fulfillment_worker(
                 payments.refund_payment,
                 shipping.create_shipment,
             ],
-            interceptors=[ActivityMetricsInterceptor()],
+            interceptors=[ActivityMetricsInterceptor(), ActivityLogContextInterceptor()],
         )
         async with worker:
             yield worker
@@ -95,6 +96,8 @@ async def _serve_until_stopped(
 
 def main() -> None:
     settings = settings_or_exit()
-    configure_logging(settings.log_level)
+    configure_logging(
+        settings.log_level, json_lines=settings.effective_log_format is LogFormat.JSON
+    )
     configure_tracing("order-worker", export_to_console=settings.otel_console_export)
     asyncio.run(run_worker(settings))

@@ -38,6 +38,7 @@ from api.problems import FieldError, ProblemError
 from foundation.domain import CANCELLABLE_STATUSES, OrderStatus
 from foundation.models import Order, OrderItem
 from foundation.settings import Settings
+from foundation.telemetry import LogField, bind_log_context
 from foundation.workflow_ids import order_workflow_id
 from workflows.contracts import CancelRequest, ErrorType
 from workflows.order_fulfillment import OrderFulfillmentWorkflow
@@ -142,6 +143,9 @@ class OrderService:
                 await self._keys(session).release(claim.key_id)
             raise
 
+        bind_log_context(
+            {LogField.ORDER_ID: str(order.id), LogField.WORKFLOW_ID: order.workflow_id}
+        )
         # 3. Start the workflow. If Temporal is unreachable the order is still accepted:
         #    the worker's reconciler starts every order whose start was never confirmed.
         await self._try_start(order)

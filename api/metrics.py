@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from api.problems import problem_response
-from foundation.models import Order
+from foundation.models import DeadLetter, Order
 from foundation.settings import Environment, Settings
 
 logger = logging.getLogger(__name__)
@@ -45,10 +45,23 @@ OLDEST_NOT_STARTED_AGE = Gauge(
     "Age of the oldest accepted order whose workflow start is not confirmed (0 when none)",
 )
 
+DEAD_LETTERS_UNRESOLVED = Gauge(
+    "order_api_dead_letters_unresolved", "Dead letters no redrive or completion has settled"
+)
+OLDEST_UNRESOLVED_DEAD_LETTER_AGE = Gauge(
+    "order_api_oldest_unresolved_dead_letter_age_seconds",
+    "Age of the oldest unresolved dead letter (0 when none)",
+)
+
 
 class KeyRejection(StrEnum):
     IN_FLIGHT = "in_flight"
     REUSED = "reused"
+
+
+# Every reason exported from the start at 0, so rates and alerts see the first refusal.
+for _reason in KeyRejection:
+    KEY_REJECTIONS.labels(_reason.value)
 
 
 def _record(method: str, route: str, status: int, started: float) -> None:
@@ -56,27 +69,40 @@ def _record(method: str, route: str, status: int, started: float) -> None:
     LATENCY.labels(method, route).observe(time.perf_counter() - started)
 
 
-async def refresh_backlog(sessions: async_sessionmaker[AsyncSession]) -> None:
-    """The reconciler's backlog, read at scrape time.
+def _age_seconds(oldest: datetime | None) -> float:
+    return max((datetime.now(UTC) - oldest).total_seconds(), 0.0) if oldest is not None else 0.0
 
-    The partial index on unstarted orders keeps this cheap whatever the size of the table.
+
+async def refresh_backlog(sessions: async_sessionmaker[AsyncSession]) -> None:
+    """The reconciler's backlog and the unresolved dead letters, read at scrape time.
+
+    Partial indexes on unstarted orders and on unresolved dead letters keep both counts cheap
+    whatever the size of the tables.
     """
     try:
         async with sessions() as session:
-            count, oldest = (
+            unstarted, oldest_unstarted = (
                 await session.execute(
                     select(func.count(), func.min(Order.created_at)).where(
                         Order.workflow_started_at.is_(None)
                     )
                 )
             ).one()
+            unresolved, oldest_unresolved = (
+                await session.execute(
+                    select(func.count(), func.min(DeadLetter.failed_at)).where(
+                        DeadLetter.resolved_at.is_(None)
+                    )
+                )
+            ).one()
     except Exception:
         # A scrape during a database outage still serves the rest; the gauges keep their last value.
-        logger.warning("could not read the unstarted-order backlog", exc_info=True)
+        logger.warning("could not read the unstarted orders and dead letters", exc_info=True)
         return
-    ORDERS_NOT_STARTED.set(count)
-    age = (datetime.now(UTC) - oldest).total_seconds() if oldest is not None else 0.0
-    OLDEST_NOT_STARTED_AGE.set(max(age, 0.0))
+    ORDERS_NOT_STARTED.set(unstarted)
+    OLDEST_NOT_STARTED_AGE.set(_age_seconds(oldest_unstarted))
+    DEAD_LETTERS_UNRESOLVED.set(unresolved)
+    OLDEST_UNRESOLVED_DEAD_LETTER_AGE.set(_age_seconds(oldest_unresolved))
 
 
 def install_metrics(app: FastAPI, settings: Settings) -> None:

@@ -61,6 +61,11 @@ TRANSITION_ACTIVITY = "record_transition"
 CORE_SCRAPE_TIMEOUT_SECONDS = 2.0
 
 
+# Every final status exported from the start at 0, so the funnel's rates start at the first order.
+for _status in FINAL_STATUSES:
+    ORDERS_FINISHED.labels(_status.value)
+
+
 class UntypedFailure(StrEnum):
     """Error-type labels for failures that carry no ErrorType of ours."""
 

@@ -22,6 +22,7 @@ from temporalio.client import Client
 
 from api.dead_letters.service import DeadLetterService
 from api.idempotency.repository import IdempotencyRepository, Mismatch
+from api.metrics import refresh_backlog
 from api.orders.service import OrderService
 from foundation.settings import Settings
 from processes.reconciler import purge_expired_keys, start_unstarted_workflows
@@ -295,3 +296,17 @@ async def test_expired_keys_purge(
         assert await purge_expired_keys(bound_sessions) == ORDERS // EXPIRED_EVERY
     plan = await explain(connection, log.one("DELETE FROM idempotency_keys"))
     plan.assert_uses("ix_idempotency_keys_expires_at", not_seq_scanned="idempotency_keys")
+
+
+async def test_scrape_time_backlog_and_dead_letter_gauges(
+    engine: AsyncEngine,
+    connection: AsyncConnection,
+    bound_sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    # Run on every Prometheus scrape of every API replica, so it must stay off the big tables.
+    with recording(engine) as log:
+        await refresh_backlog(bound_sessions)
+    unstarted = await explain(connection, log.one("FROM orders", "workflow_started_at IS NULL"))
+    unstarted.assert_uses("ix_orders_workflow_not_started", not_seq_scanned="orders")
+    unresolved = await explain(connection, log.one("FROM dead_letters", "resolved_at IS NULL"))
+    unresolved.assert_uses("ix_dead_letters_unresolved", not_seq_scanned="dead_letters")

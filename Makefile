@@ -5,6 +5,9 @@ BIN := $(VENV)/bin
 UV_VERSION := 0.13.8
 LOCK_ARGS := pip compile pyproject.toml --extra dev --generate-hashes --python-version 3.11 \
 	-o requirements.lock
+# The image installs only what the product runs on (no dev extras), pinned as in the full lock.
+RUNTIME_LOCK_ARGS := pip compile pyproject.toml --generate-hashes --python-version 3.11 \
+	--constraints requirements.lock -o requirements.runtime.lock
 
 .DEFAULT_GOAL := run
 .PHONY: run test lint lock openapi clean histories
@@ -20,6 +23,8 @@ lint: $(VENV)/.installed
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy api workflows activities foundation processes simulators
 	$(BIN)/lint-imports
+	$(BIN)/hadolint Dockerfile
+	$(BIN)/actionlint
 
 # Re-record the workflow histories the replay test checks (only for intended breaking changes).
 histories: $(VENV)/.installed
@@ -32,6 +37,7 @@ openapi: $(VENV)/.installed
 # Resolving needs only uv, not the locked set, so a broken lock can still be regenerated.
 lock: $(BIN)/uv
 	$(BIN)/uv --quiet $(LOCK_ARGS)
+	$(BIN)/uv --quiet $(RUNTIME_LOCK_ARGS)
 
 clean:
 	rm -rf $(VENV) .data

@@ -21,11 +21,12 @@ from api.orders.router import router as orders_router
 from api.problems import install_problem_handlers
 from api.products.router import router as products_router
 from api.ratelimit import OrderRateLimiter
+from api.request_id import install_request_id
 from api.status_changes import StatusChangeListener
 from api.tracing import install_tracing
 from foundation.db import make_engine, make_session_factory
 from foundation.payload_codec import EncryptionCodec
-from foundation.settings import Settings, get_settings, settings_or_exit
+from foundation.settings import LogFormat, Settings, get_settings, settings_or_exit
 from foundation.telemetry import configure_logging, configure_tracing
 from foundation.temporal_client import connect_temporal
 
@@ -38,7 +39,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # At startup, not at import: importing the app must not reconfigure the process.
-        configure_logging(settings.log_level)
+        configure_logging(
+            settings.log_level, json_lines=settings.effective_log_format is LogFormat.JSON
+        )
         configure_tracing("order-api", export_to_console=settings.otel_console_export)
         engine = make_engine(settings.effective_database_url)
         app.state.settings = settings
@@ -66,7 +69,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_body_bytes)
     install_metrics(app, settings)
     install_tracing(app)
-    # Added last, so outermost: oversized headers are refused before tracing parses them.
+    install_request_id(app)
+    # Added last, so outermost of the app's own middleware: oversized headers are refused before
+    # anything else reads them (the tracing instrumentation wraps the stack, recording no headers).
     app.add_middleware(HeaderSizeLimit, max_bytes=settings.max_request_header_bytes)
     app.include_router(health.router)
     app.include_router(products_router)

@@ -3,19 +3,106 @@
 from __future__ import annotations
 
 import hmac
+import logging
 import time
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from enum import StrEnum
 
 from fastapi import FastAPI, Request, Response
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from api.problems import problem_response
+from foundation.models import DeadLetter, Order
 from foundation.settings import Environment, Settings
+
+logger = logging.getLogger(__name__)
 
 REQUESTS = Counter("order_api_http_requests_total", "HTTP requests", ["method", "route", "status"])
 LATENCY = Histogram(
     "order_api_http_request_duration_seconds", "HTTP request latency", ["method", "route"]
 )
+ORDERS_ACCEPTED = Counter("order_api_orders_accepted_total", "Orders recorded (201, first time)")
+IDEMPOTENT_REPLAYS = Counter(
+    "order_api_idempotent_replays_total", "POST /orders answered from a stored response"
+)
+KEY_REJECTIONS = Counter(
+    "order_api_idempotency_key_rejections_total",
+    "Idempotency-Keys refused: still in flight (409) or reused with another body (422)",
+    ["reason"],
+)
+WORKFLOW_STARTS_FAILED = Counter(
+    "order_api_workflow_starts_failed_total",
+    "Accepted orders whose workflow start failed (the reconciler starts them later)",
+)
+ORDERS_NOT_STARTED = Gauge(
+    "order_api_orders_not_started", "Accepted orders whose workflow start is not confirmed"
+)
+OLDEST_NOT_STARTED_AGE = Gauge(
+    "order_api_oldest_order_not_started_age_seconds",
+    "Age of the oldest accepted order whose workflow start is not confirmed (0 when none)",
+)
+
+DEAD_LETTERS_UNRESOLVED = Gauge(
+    "order_api_dead_letters_unresolved", "Dead letters no redrive or completion has settled"
+)
+OLDEST_UNRESOLVED_DEAD_LETTER_AGE = Gauge(
+    "order_api_oldest_unresolved_dead_letter_age_seconds",
+    "Age of the oldest unresolved dead letter (0 when none)",
+)
+
+
+class KeyRejection(StrEnum):
+    IN_FLIGHT = "in_flight"
+    REUSED = "reused"
+
+
+# Every reason exported from the start at 0, so rates and alerts see the first refusal.
+for _reason in KeyRejection:
+    KEY_REJECTIONS.labels(_reason.value)
+
+
+def _record(method: str, route: str, status: int, started: float) -> None:
+    REQUESTS.labels(method, route, str(status)).inc()
+    LATENCY.labels(method, route).observe(time.perf_counter() - started)
+
+
+def _age_seconds(oldest: datetime | None) -> float:
+    return max((datetime.now(UTC) - oldest).total_seconds(), 0.0) if oldest is not None else 0.0
+
+
+async def refresh_backlog(sessions: async_sessionmaker[AsyncSession]) -> None:
+    """The reconciler's backlog and the unresolved dead letters, read at scrape time.
+
+    Partial indexes on unstarted orders and on unresolved dead letters keep both counts cheap
+    whatever the size of the tables.
+    """
+    try:
+        async with sessions() as session:
+            unstarted, oldest_unstarted = (
+                await session.execute(
+                    select(func.count(), func.min(Order.created_at)).where(
+                        Order.workflow_started_at.is_(None)
+                    )
+                )
+            ).one()
+            unresolved, oldest_unresolved = (
+                await session.execute(
+                    select(func.count(), func.min(DeadLetter.failed_at)).where(
+                        DeadLetter.resolved_at.is_(None)
+                    )
+                )
+            ).one()
+    except Exception:
+        # A scrape during a database outage still serves the rest; the gauges keep their last value.
+        logger.warning("could not read the unstarted orders and dead letters", exc_info=True)
+        return
+    ORDERS_NOT_STARTED.set(unstarted)
+    OLDEST_NOT_STARTED_AGE.set(_age_seconds(oldest_unstarted))
+    DEAD_LETTERS_UNRESOLVED.set(unresolved)
+    OLDEST_UNRESOLVED_DEAD_LETTER_AGE.set(_age_seconds(oldest_unresolved))
 
 
 def install_metrics(app: FastAPI, settings: Settings) -> None:
@@ -24,11 +111,17 @@ def install_metrics(app: FastAPI, settings: Settings) -> None:
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
         started = time.perf_counter()
-        response = await call_next(request)
+        try:
+            response = await call_next(request)
+        except Exception:
+            # An unhandled error reaches the client as Starlette's 500, outside this middleware:
+            # counted here, or the 5xx ratio would miss exactly the failures that matter most.
+            route = getattr(request.scope.get("route"), "path", "unmatched")
+            _record(request.method, route, 500, started)
+            raise
         # The route template, not the raw path, keeps label cardinality bounded.
         route = getattr(request.scope.get("route"), "path", "unmatched")
-        REQUESTS.labels(request.method, route, str(response.status_code)).inc()
-        LATENCY.labels(request.method, route).observe(time.perf_counter() - started)
+        _record(request.method, route, response.status_code, started)
         return response
 
     if settings.metrics_token is None and settings.environment is Environment.PRODUCTION:
@@ -49,4 +142,5 @@ def install_metrics(app: FastAPI, settings: Settings) -> None:
                     "The metrics token is required.",
                     headers={"WWW-Authenticate": "Bearer"},
                 )
+        await refresh_backlog(request.app.state.session_factory)
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

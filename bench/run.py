@@ -159,6 +159,8 @@ class BenchStack:
             # One principal sends every request: the per-customer limit would turn the run into
             # a measurement of 429s. The bench measures the service, not the limiter.
             ORDER_API_RATE_LIMIT_ORDERS_PER_MINUTE=str(10**9),
+            # Any free port, so the bench's worker never collides with a running `make run`'s.
+            ORDER_API_WORKER_METRICS_PORT="0",
         )
 
     @property

@@ -49,6 +49,11 @@ class Environment(StrEnum):
     PRODUCTION = "production"
 
 
+class LogFormat(StrEnum):
+    TEXT = "text"
+    JSON = "json"
+
+
 # The names of the retry-policy tables; `workflows.contracts.RetryProfile` is the enum the
 # workflows use, kept there so workflow code needs nothing from the settings module.
 RetryProfileName = Literal["demo", "production"]
@@ -60,6 +65,8 @@ class Settings(BaseSettings):
     environment: Environment = Environment.DEV
     data_dir: Path = Path(".data")
     log_level: str = "INFO"
+    # Unset: JSON lines in production (for a log shipper), readable text in dev.
+    log_format: LogFormat | None = None
     # Print finished spans to stdout (the logs); production would export to a collector instead.
     otel_console_export: bool = False
 
@@ -127,6 +134,10 @@ class Settings(BaseSettings):
     # Set: /metrics answers only `Authorization: Bearer <token>`. Unset: open in dev, absent (404)
     # in production, where metrics would tell anyone the traffic and error rates.
     metrics_token: SecretStr | None = None
+    # Each worker process serves its metrics (ours and the Temporal SDK's) at
+    # http://<host>:<port>/metrics. Port 0 picks a free one, as a second worker on a host needs.
+    worker_metrics_host: str = "127.0.0.1"
+    worker_metrics_port: int = Field(default=9464, ge=0, le=65535)
 
     # Input limits (adrs/0005-input-limits.md). The rate limit is per principal and per replica.
     max_request_body_bytes: int = Field(default=64 * 1024, gt=0)
@@ -214,6 +225,12 @@ class Settings(BaseSettings):
             return frozenset()
         port = self.temporal_ui_port
         return frozenset({f"http://127.0.0.1:{port}", f"http://localhost:{port}"})
+
+    @property
+    def effective_log_format(self) -> LogFormat:
+        if self.log_format is not None:
+            return self.log_format
+        return LogFormat.JSON if self.environment is Environment.PRODUCTION else LogFormat.TEXT
 
     @property
     def effective_docs_enabled(self) -> bool:

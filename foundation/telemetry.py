@@ -9,15 +9,30 @@ shows one order's path.
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import re
 from collections.abc import Callable, Mapping
-from typing import Any
+from contextvars import ContextVar
+from datetime import UTC, datetime
+from enum import StrEnum
+from types import MappingProxyType
+from typing import Any, cast
 
 from opentelemetry import trace
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
+from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import ConsoleSpanExporter, SimpleSpanProcessor
+from opentelemetry.sdk.trace.export import (
+    BatchSpanProcessor,
+    ConsoleSpanExporter,
+    SimpleSpanProcessor,
+)
+from opentelemetry.trace import SpanContext, Status, StatusCode
+from opentelemetry.util.types import AnyValue, Attributes
 
 TRACER_NAME = "order-api"
 
@@ -91,36 +106,202 @@ def install_log_redaction() -> None:
         logging.setLogRecordFactory(_RedactingRecordFactory(current))
 
 
-class _TraceIdFilter(logging.Filter):
+class LogField(StrEnum):
+    """Fields a log line carries where they are known, beside the time, level and logger."""
+
+    REQUEST_ID = "request_id"
+    ORDER_ID = "order_id"
+    WORKFLOW_ID = "workflow_id"
+
+
+# An immutable default, and each bind sets a fresh mapping, so no task sees another's fields.
+_LOG_CONTEXT: ContextVar[Mapping[LogField, str]] = ContextVar(
+    "log_context", default=MappingProxyType({})
+)
+
+
+def bind_log_context(fields: Mapping[LogField, str]) -> None:
+    """Add fields to every line logged from here on in this task (and tasks it starts)."""
+    _LOG_CONTEXT.set({**_LOG_CONTEXT.get(), **fields})
+
+
+def log_context() -> Mapping[LogField, str]:
+    return _LOG_CONTEXT.get()
+
+
+def _workflow_id_of(record: logging.LogRecord) -> str | None:
+    # Temporal's workflow and activity loggers attach their run's details to each record.
+    for key in ("temporal_workflow", "temporal_activity"):
+        details = getattr(record, key, None)
+        if isinstance(details, Mapping) and details.get("workflow_id"):
+            return str(details["workflow_id"])
+    return None
+
+
+class _ContextFilter(logging.Filter):
+    """Puts the trace, span and bound fields on each record, for either format."""
+
     def filter(self, record: logging.LogRecord) -> bool:
         context = trace.get_current_span().get_span_context()
         record.trace_id = format(context.trace_id, "032x") if context.is_valid else "-"
+        record.span_id = format(context.span_id, "016x") if context.is_valid else "-"
+        fields = dict(_LOG_CONTEXT.get())
+        workflow_id = _workflow_id_of(record)
+        if workflow_id and LogField.WORKFLOW_ID not in fields:
+            fields[LogField.WORKFLOW_ID] = workflow_id
+        record.log_fields = fields
         return True
 
 
-def configure_logging(level: str) -> None:
+class JsonLinesFormatter(logging.Formatter):
+    """One JSON object per line, for a log shipper: nothing to parse with regular expressions."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        trace_id = getattr(record, "trace_id", "-")
+        if trace_id != "-":
+            line["trace_id"] = trace_id
+            line["span_id"] = getattr(record, "span_id", "-")
+        for field, value in getattr(record, "log_fields", {}).items():
+            line[str(field)] = value
+        if record.exc_info and not record.exc_text:
+            record.exc_text = redact(self.formatException(record.exc_info))
+        if record.exc_text:
+            line["exception"] = record.exc_text
+        if record.stack_info:
+            line["stack"] = record.stack_info
+        return json.dumps(line, default=str)
+
+
+TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s trace=%(trace_id)s %(message)s"
+
+
+def configure_logging(level: str, *, json_lines: bool = False) -> None:
+    """JSON lines for production log shippers; readable text for a terminal (`make run`)."""
     install_log_redaction()
     root = logging.getLogger()
     if root.handlers:
         return
     handler = logging.StreamHandler()
-    handler.addFilter(_TraceIdFilter())
-    handler.setFormatter(
-        logging.Formatter("%(asctime)s %(levelname)s %(name)s trace=%(trace_id)s %(message)s")
-    )
+    handler.addFilter(_ContextFilter())
+    handler.setFormatter(JsonLinesFormatter() if json_lines else logging.Formatter(TEXT_FORMAT))
     root.addHandler(handler)
     root.setLevel(level.upper())
 
 
+# The standard variables: either one set means "export spans over OTLP/HTTP to that endpoint".
+OTLP_ENDPOINT_VARIABLES = ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+
+
+def otlp_export_requested(environ: Mapping[str, str] = os.environ) -> bool:
+    return any(environ.get(name) for name in OTLP_ENDPOINT_VARIABLES)
+
+
 def configure_tracing(service_name: str, *, export_to_console: bool) -> None:
-    """Install the process's tracer provider once; spans are exported only when asked to."""
+    """Install the process's tracer provider once, with client and database spans.
+
+    Spans go over OTLP when the standard endpoint variable is set, and to the console when asked
+    (dev); with neither, they are made (trace ids in logs and headers) but not exported.
+    """
+    instrument_clients_and_database()
     if isinstance(trace.get_tracer_provider(), TracerProvider):
         return
     provider = TracerProvider(resource=Resource.create({"service.name": service_name}))
+    if otlp_export_requested():
+        # The exporter reads the endpoint, headers and timeout from the standard variables.
+        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
     if export_to_console:
         provider.add_span_processor(SimpleSpanProcessor(ConsoleSpanExporter()))
     trace.set_tracer_provider(provider)
 
 
+def instrument_clients_and_database() -> None:
+    """Spans for every outgoing httpx request and SQL statement (engines made from now on).
+
+    Each instrumentor is a singleton that ignores a second call, so this is safe to repeat.
+    """
+    HTTPXClientInstrumentor().instrument()
+    # Its declared range stops below SQLAlchemy 2.1, whose engine events it hooks are unchanged;
+    # tests/integration/test_tracing.py shows the statement spans arriving.
+    SQLAlchemyInstrumentor().instrument(skip_dep_check=True)
+
+
 def tracer() -> trace.Tracer:
     return trace.get_tracer(TRACER_NAME)
+
+
+class _ErrorOnExceptionSpan(trace.Span):
+    """A span that also takes the error status when an exception is recorded on it.
+
+    A Span subclass, not a loose proxy: propagators ignore context values that are not Spans.
+    """
+
+    def __init__(self, span: trace.Span) -> None:
+        self._span = span
+
+    def record_exception(
+        self,
+        exception: BaseException,
+        attributes: Attributes = None,
+        timestamp: int | None = None,
+        escaped: bool = False,
+    ) -> None:
+        self._span.record_exception(exception, attributes, timestamp, escaped)
+        self._span.set_status(Status(StatusCode.ERROR, f"{type(exception).__name__}: {exception}"))
+
+    def end(self, end_time: int | None = None) -> None:
+        self._span.end(end_time)
+
+    def get_span_context(self) -> SpanContext:
+        return self._span.get_span_context()
+
+    def set_attributes(self, attributes: Mapping[str, AnyValue]) -> None:
+        self._span.set_attributes(attributes)
+
+    def set_attribute(self, key: str, value: AnyValue) -> None:
+        self._span.set_attribute(key, value)
+
+    def add_event(
+        self, name: str, attributes: Attributes = None, timestamp: int | None = None
+    ) -> None:
+        self._span.add_event(name, attributes, timestamp)
+
+    def add_link(self, context: SpanContext, attributes: Attributes = None) -> None:
+        self._span.add_link(context, attributes)
+
+    def update_name(self, name: str) -> None:
+        self._span.update_name(name)
+
+    def is_recording(self) -> bool:
+        return self._span.is_recording()
+
+    def set_status(self, status: Status | StatusCode, description: str | None = None) -> None:
+        self._span.set_status(status, description)
+
+
+class _WorkflowFailureTracer:
+    """Delegates to a tracer, wrapping only the spans `start_span` makes."""
+
+    def __init__(self, inner: trace.Tracer) -> None:
+        self._inner = inner
+
+    def start_span(self, *args: Any, **kwargs: Any) -> trace.Span:
+        return _ErrorOnExceptionSpan(self._inner.start_span(*args, **kwargs))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+def workflow_failure_tracer(inner: trace.Tracer | None = None) -> trace.Tracer:
+    """The tracer for Temporal's TracingInterceptor, so a failed workflow's span is an error.
+
+    The interceptor marks failed activity spans as errors itself, but only records the exception
+    on the (instant) span of a workflow that fails, made with `start_span`; trace backends would
+    then show a failed order as healthy.
+    """
+    return cast(trace.Tracer, _WorkflowFailureTracer(inner or trace.get_tracer("temporalio")))

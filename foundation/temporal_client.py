@@ -8,9 +8,11 @@ from temporalio.client import Client
 from temporalio.contrib.opentelemetry import TracingInterceptor
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter
+from temporalio.runtime import Runtime
 
 from foundation.payload_codec import EncryptionCodec
 from foundation.settings import Settings
+from foundation.telemetry import workflow_failure_tracer
 
 
 def data_converter(settings: Settings) -> DataConverter:
@@ -19,13 +21,17 @@ def data_converter(settings: Settings) -> DataConverter:
     return dataclasses.replace(pydantic_data_converter, payload_codec=codec)
 
 
-async def connect_temporal(settings: Settings, *, lazy: bool = False) -> Client:
+async def connect_temporal(
+    settings: Settings, *, lazy: bool = False, runtime: Runtime | None = None
+) -> Client:
     # Lazy lets the API start (and report not-ready) while Temporal is still coming up.
     return await Client.connect(
         settings.effective_temporal_address,
         namespace=settings.temporal_namespace,
         data_converter=data_converter(settings),
         # Carries the caller's trace into workflows and activities (the worker inherits it).
-        interceptors=[TracingInterceptor()],
+        interceptors=[TracingInterceptor(workflow_failure_tracer())],
         lazy=lazy,
+        # The worker passes one that exports the SDK's metrics; None is the SDK's default.
+        runtime=runtime,
     )

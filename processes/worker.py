@@ -18,10 +18,12 @@ from activities.payments import PaymentActivities
 from activities.shipping import ShippingActivities
 from activities.stock import StockActivities
 from foundation.db import make_engine, make_session_factory
-from foundation.settings import Settings, settings_or_exit
+from foundation.settings import LogFormat, Settings, settings_or_exit
 from foundation.telemetry import configure_logging, configure_tracing
 from foundation.temporal_client import connect_temporal
+from processes.activity_log_context import ActivityLogContextInterceptor
 from processes.reconciler import reconcile_forever
+from processes.worker_metrics import ActivityMetricsInterceptor, serve_worker_metrics
 from workflows.order_fulfillment import OrderFulfillmentWorkflow
 
 logger = logging.getLogger(__name__)
@@ -59,6 +61,7 @@ async def fulfillment_worker(
                 payments.refund_payment,
                 shipping.create_shipment,
             ],
+            interceptors=[ActivityMetricsInterceptor(), ActivityLogContextInterceptor()],
         )
         async with worker:
             yield worker
@@ -67,7 +70,18 @@ async def fulfillment_worker(
 async def run_worker(settings: Settings) -> None:
     engine = make_engine(settings.effective_database_url)
     sessions = make_session_factory(engine)
-    client = await connect_temporal(settings)
+    with serve_worker_metrics(
+        settings.worker_metrics_host, settings.worker_metrics_port
+    ) as metrics:
+        logger.info("worker metrics at %s", metrics.url)
+        client = await connect_temporal(settings, runtime=metrics.runtime)
+        await _serve_until_stopped(client, settings, sessions)
+    await engine.dispose()
+
+
+async def _serve_until_stopped(
+    client: Client, settings: Settings, sessions: async_sessionmaker[AsyncSession]
+) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -78,11 +92,12 @@ async def run_worker(settings: Settings) -> None:
         await stop.wait()
         logger.info("worker shutting down")
         reconciler.cancel()
-    await engine.dispose()
 
 
 def main() -> None:
     settings = settings_or_exit()
-    configure_logging(settings.log_level)
+    configure_logging(
+        settings.log_level, json_lines=settings.effective_log_format is LogFormat.JSON
+    )
     configure_tracing("order-worker", export_to_console=settings.otel_console_export)
     asyncio.run(run_worker(settings))

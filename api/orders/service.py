@@ -26,6 +26,13 @@ from api.idempotency.repository import (
     Mismatch,
     Replay,
 )
+from api.metrics import (
+    IDEMPOTENT_REPLAYS,
+    KEY_REJECTIONS,
+    ORDERS_ACCEPTED,
+    WORKFLOW_STARTS_FAILED,
+    KeyRejection,
+)
 from api.orders.cursor import PagePosition
 from api.orders.repository import OrderFilter, OrderRepository
 from api.orders.schemas import (
@@ -40,6 +47,7 @@ from api.temporal_availability import temporal_unavailable, temporal_unreachable
 from foundation.domain import CANCELLABLE_STATUSES, OrderStatus
 from foundation.models import Order, OrderItem
 from foundation.settings import Settings
+from foundation.telemetry import LogField, bind_log_context
 from foundation.workflow_ids import order_workflow_id
 from workflows.contracts import CancelRequest, ErrorType
 from workflows.order_fulfillment import OrderFulfillmentWorkflow
@@ -117,14 +125,17 @@ class OrderService:
             outcome = await self._keys(session).claim(customer, key, fingerprint)
         match outcome:
             case Replay(status, body, location):
+                IDEMPOTENT_REPLAYS.inc()
                 return PlacedOrder(status, body, location, replayed=True)
             case Mismatch():
+                KEY_REJECTIONS.labels(KeyRejection.REUSED.value).inc()
                 raise ProblemError(
                     422,
                     "idempotency-key-reused",
                     "This Idempotency-Key was already used with a different request body.",
                 )
             case InFlight(retry_after):
+                KEY_REJECTIONS.labels(KeyRejection.IN_FLIGHT.value).inc()
                 raise ProblemError(
                     409,
                     "idempotency-key-in-flight",
@@ -142,6 +153,9 @@ class OrderService:
                 await self._keys(session).release(claim.key_id)
             raise
 
+        bind_log_context(
+            {LogField.ORDER_ID: str(order.id), LogField.WORKFLOW_ID: order.workflow_id}
+        )
         # 3. Start the workflow. If Temporal is unreachable the order is still accepted:
         #    the worker's reconciler starts every order whose start was never confirmed.
         await self._try_start(order)
@@ -151,6 +165,7 @@ class OrderService:
         location = f"/orders/{order.id}"
         async with self._sessions.begin() as session:
             await self._keys(session).complete(claim.key_id, 201, body, location)
+        ORDERS_ACCEPTED.inc()
         return PlacedOrder(201, body, location, replayed=False)
 
     async def _record_order(
@@ -212,6 +227,7 @@ class OrderService:
                 self._temporal, self._settings, self._sessions, order
             )
         except Exception:
+            WORKFLOW_STARTS_FAILED.inc()
             logger.warning(
                 "could not start workflow %s for order %s; the reconciler will retry",
                 order.workflow_id,

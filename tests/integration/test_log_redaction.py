@@ -56,3 +56,10 @@ async def test_refused_tokens_appear_in_no_log_record(
     for token in (expired, forged):
         payload = token.split(".")[1]
         assert payload not in logged
+
+
+async def test_a_request_id_is_returned_as_sent_or_made_up(api: httpx.AsyncClient) -> None:
+    sent = await api.get("/health/live", headers={"X-Request-ID": "caller-42"})
+    made = await api.get("/health/live")
+    assert sent.headers["X-Request-ID"] == "caller-42"
+    assert len(made.headers["X-Request-ID"]) == 32

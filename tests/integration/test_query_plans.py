@@ -22,6 +22,7 @@ from temporalio.client import Client
 
 from api.dead_letters.service import DeadLetterService
 from api.idempotency.repository import IdempotencyRepository, Mismatch
+from api.metrics import refresh_backlog
 from api.orders.cursor import PagePosition
 from api.orders.repository import OrderFilter
 from api.orders.service import OrderService
@@ -407,3 +408,17 @@ async def test_a_page_of_a_customers_orders_is_one_index_range_scan(
         assert "status" in scan["Filter"]
     else:
         assert "Filter" not in scan, scan
+
+
+async def test_scrape_time_backlog_and_dead_letter_gauges(
+    engine: AsyncEngine,
+    connection: AsyncConnection,
+    bound_sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    # Run on every Prometheus scrape of every API replica, so it must stay off the big tables.
+    with recording(engine) as log:
+        await refresh_backlog(bound_sessions)
+    unstarted = await explain(connection, log.one("FROM orders", "workflow_started_at IS NULL"))
+    unstarted.assert_uses("ix_orders_workflow_not_started", not_seq_scanned="orders")
+    unresolved = await explain(connection, log.one("FROM dead_letters", "resolved_at IS NULL"))
+    unresolved.assert_uses("ix_dead_letters_unresolved", not_seq_scanned="dead_letters")

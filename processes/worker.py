@@ -20,7 +20,7 @@ from activities.stock import StockActivities
 from foundation.db import make_engine, make_session_factory
 from foundation.settings import Settings, settings_or_exit
 from foundation.telemetry import configure_logging, configure_tracing
-from foundation.temporal_client import connect_temporal
+from processes.patient_connect import connect_when_reachable
 from processes.reconciler import reconcile_forever
 from workflows.order_fulfillment import OrderFulfillmentWorkflow
 
@@ -67,7 +67,7 @@ async def fulfillment_worker(
 async def run_worker(settings: Settings) -> None:
     engine = make_engine(settings.effective_database_url)
     sessions = make_session_factory(engine)
-    client = await connect_temporal(settings)
+    client = await connect_when_reachable(settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -22,7 +22,9 @@ from foundation.settings import Settings, settings_or_exit
 from foundation.telemetry import configure_logging, configure_tracing
 from processes.patient_connect import connect_when_reachable
 from processes.reconciler import reconcile_forever
+from workflows.contracts import RetryProfile
 from workflows.order_fulfillment import OrderFulfillmentWorkflow
+from workflows.retry_policies import TAKEOVER
 
 logger = logging.getLogger(__name__)
 # One HTTP request to a provider; the activity's start-to-close timeout bounds the whole attempt.
@@ -49,6 +51,9 @@ async def fulfillment_worker(
         worker = Worker(
             client,
             task_queue=settings.task_queue,
+            sticky_queue_schedule_to_start_timeout=TAKEOVER[
+                RetryProfile(settings.effective_retry_profile)
+            ].sticky_queue,
             workflows=[OrderFulfillmentWorkflow],
             activities=[
                 records.record_transition,

@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import json
 import time
+from collections.abc import Callable
 from typing import Any
 
 import jwt
@@ -166,29 +167,29 @@ async def test_scope_claim_that_is_not_a_string_is_refused() -> None:
     await _refused(_token(scope=["admin"]))
 
 
-_NOW = int(time.time())
-
-
+# Claims as functions of the time the test runs, not the time it was collected: a long suite
+# would otherwise hand these tests tokens that expired before they ran.
 @pytest.mark.parametrize(
     "claims",
     [
-        {"exp": str(_NOW + 300)},
-        {"nbf": str(_NOW - 60)},
-        {"iat": str(_NOW)},
-        {"iat": True},
-        {"nbf": False},
+        lambda now: {"exp": str(now + 300)},
+        lambda now: {"nbf": str(now - 60)},
+        lambda now: {"iat": str(now)},
+        lambda now: {"iat": True},
+        lambda now: {"nbf": False},
     ],
     ids=["exp-string", "nbf-string", "iat-string", "iat-boolean", "nbf-boolean"],
 )
 async def test_registered_time_claim_that_is_not_a_json_number_is_refused(
-    claims: dict[str, Any],
+    claims: Callable[[int], dict[str, Any]],
 ) -> None:
-    refusal = await _refused(_token(**claims))
+    refusal = await _refused(_token(**claims(int(time.time()))))
     assert "NumericDate" in refusal.detail
 
 
 async def test_registered_time_claims_may_be_fractional_numbers() -> None:
-    principal = await _verify(_token(exp=_NOW + 300.5, iat=_NOW - 0.5, nbf=_NOW - 1.5))
+    now = int(time.time())
+    principal = await _verify(_token(exp=now + 300.5, iat=now - 0.5, nbf=now - 1.5))
     assert principal.subject == "alice"
 
 

@@ -1,10 +1,10 @@
 """How long orders in flight take when the worker is SIGKILLed under `order-api run`.
 
 Starts a stack of its own (demo retry profile, simulators answering in 300 ms so orders are in
-flight for a while), places orders at a steady pace, kills the worker several times, and reports
+flight for a while), places an order a second, kills the worker several times, and reports
 the time to complete of the orders that were in flight at a kill against the others.
 
-    .venv/bin/python -m bench.worker_kill_recovery [--kills 4] [--gap 12]
+    .venv/bin/python -m bench.worker_kill_recovery [--kills 4] [--gap 15]
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import psycopg
 from tests.running_stack import RunningStack, running_stack
 from tests.support import order_body
 
-ORDER_EVERY_SECONDS = 0.4
+ORDER_EVERY_SECONDS = 1.0
 
 
 def _place_steadily(stack: RunningStack, order_ids: list[str], stop: threading.Event) -> None:
@@ -55,7 +55,7 @@ def _summary(label: str, seconds: list[float]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--kills", type=int, default=4)
-    parser.add_argument("--gap", type=float, default=12.0, help="seconds between kills")
+    parser.add_argument("--gap", type=float, default=15.0, help="seconds between kills")
     args = parser.parse_args()
     data_dir = Path(tempfile.mkdtemp(prefix="worker-kill-"))
     latency = {"payment_sim_latency_ms": "300", "carrier_sim_latency_ms": "300"}
@@ -69,7 +69,7 @@ def main() -> None:
             for _ in range(args.kills):
                 time.sleep(args.gap)
                 kills.append(datetime.now(UTC).timestamp())
-                stack.kill("worker")
+                stack.kill("worker-1")
             time.sleep(args.gap)
         finally:
             stop.set()

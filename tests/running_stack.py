@@ -30,13 +30,14 @@ BIN = Path(sys.executable).parent
 HOST = "127.0.0.1"
 READY_TIMEOUT_SECONDS = 120.0
 TERMINAL = (OrderStatus.COMPLETED, OrderStatus.FAILED, OrderStatus.CANCELLED)
-# The command-line fragment that tells each supervised child apart.
-CHILDREN = {
-    "worker": "processes.cli worker",
-    "API": "api.main:app",
-    "Temporal": "start-dev",
-    "payment gateway": "simulators.payment_gateway",
-    "carrier": "simulators.carrier",
+# The log each supervised child writes to: the two workers share a command line, not a log.
+CHILD_LOGS = {
+    "worker-1": "worker-1.log",
+    "worker-2": "worker-2.log",
+    "API": "api.log",
+    "Temporal": "temporal.log",
+    "payment gateway": "payment-gateway.log",
+    "carrier": "carrier.log",
 }
 
 
@@ -122,11 +123,11 @@ class RunningStack:
 
     def child_pid(self, name: str) -> int | None:
         assert self.process is not None
-        fragment = CHILDREN[name]
+        log_file = (self.data_dir / "logs" / CHILD_LOGS[name]).resolve()
         with suppress(psutil.Error):
             for child in psutil.Process(self.process.pid).children():
-                with suppress(psutil.Error):
-                    if fragment in " ".join(child.cmdline()):
+                with suppress(OSError):
+                    if Path(os.readlink(f"/proc/{child.pid}/fd/1")) == log_file:
                         return child.pid
         return None
 

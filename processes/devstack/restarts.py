@@ -1,7 +1,8 @@
 """When `order-api run` brings a dead child back, and when it stops trying.
 
-A child that dies is restarted after a delay that doubles with each failure in the last minute, so a
-killed worker is back within a second while a child that cannot start does not spin. The stack
+A child that dies is restarted after a delay that doubles with each failure in a row that came
+soon after a (re)start, so a killed worker is back within a second while a child that cannot start
+does not spin; one that ran for `STABLE_SECONDS` starts again from the shortest delay. The stack
 gives up on a child only when it keeps failing: `MAX_FAILURES` times within `WINDOW_SECONDS`.
 """
 
@@ -14,12 +15,15 @@ MAX_FAILURES = 5
 WINDOW_SECONDS = 60.0
 FIRST_DELAY_SECONDS = 0.5
 MAX_DELAY_SECONDS = 8.0
+STABLE_SECONDS = 10.0
 
 
 @dataclass
 class RestartBudget:
     failures: deque[float] = field(default_factory=deque)
     restart_at: float | None = None
+    started_at: float | None = None
+    failures_in_a_row: int = 0
 
     @property
     def recent_failures(self) -> int:
@@ -33,7 +37,10 @@ class RestartBudget:
         while self.failures and now - self.failures[0] > WINDOW_SECONDS:
             self.failures.popleft()
         self.failures.append(now)
-        delay = min(FIRST_DELAY_SECONDS * 2.0 ** (self.recent_failures - 1), MAX_DELAY_SECONDS)
+        if self.started_at is None or now - self.started_at >= STABLE_SECONDS:
+            self.failures_in_a_row = 0
+        self.failures_in_a_row += 1
+        delay = min(FIRST_DELAY_SECONDS * 2.0 ** (self.failures_in_a_row - 1), MAX_DELAY_SECONDS)
         self.restart_at = now + delay
         return delay
 
@@ -43,5 +50,6 @@ class RestartBudget:
     def waiting(self) -> bool:
         return self.restart_at is not None
 
-    def restarted(self) -> None:
+    def restarted(self, now: float) -> None:
         self.restart_at = None
+        self.started_at = now

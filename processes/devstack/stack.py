@@ -44,6 +44,9 @@ POLL_SECONDS = 0.2
 REQUEST_LINE_ALLOWANCE_BYTES = 8 * 1024
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 PR_SET_PDEATHSIG = 1
+# Two, so that while one is restarted after a crash (several seconds to import and connect on a
+# busy machine) the other keeps taking over its work: adrs/0004-retry-policies.md.
+WORKERS = 2
 
 
 class StackError(Exception):
@@ -371,11 +374,13 @@ class Stack:
         self.start_simulators()
         env = self.child_env()
         worker = [sys.executable, "-m", "processes.cli", "worker"]
-        self.services.append(ManagedProcess.start("worker", worker, self.logs / "worker.log", env))
+        for number in range(1, WORKERS + 1):
+            name = f"worker-{number}"
+            self.services.append(ManagedProcess.start(name, worker, self.logs / f"{name}.log", env))
         self.services.append(
             ManagedProcess.start("API", self.api_command(), self.logs / "api.log", env)
         )
-        _say(f"  worker, API  started; waiting for {self.api_url}/health/ready")
+        _say(f"  {WORKERS} workers, API started; waiting for {self.api_url}/health/ready")
         _wait_until(
             self.api_ready, f"the API at {self.api_url}", self.services, READY_TIMEOUT_SECONDS
         )
@@ -509,7 +514,7 @@ class Stack:
         budget = self.restarts.setdefault(service.name, RestartBudget())
         if budget.waiting():
             if budget.due(now):
-                budget.restarted()
+                budget.restarted(now)
                 try:
                     service.restart()
                 except Exception as exc:
@@ -575,7 +580,7 @@ class Stack:
             f"  Payments     {self.settings.effective_payment_gateway_url}",
             f"  Carrier      {self.settings.effective_carrier_url}",
             f"  Token        {_shown(order_api)} token --sub alice",
-            f"  Logs         {_shown(self.logs)}/ (api, worker, migrate, temporal,"
+            f"  Logs         {_shown(self.logs)}/ (api, worker-1, worker-2, migrate, temporal,"
             " payment-gateway, carrier)",
             "Press Ctrl-C to stop.",
         ]

@@ -55,14 +55,14 @@ def test_worker_killed_twice_in_a_row_is_restarted_and_the_stack_stays_up(
     stack: RunningStack,
 ) -> None:
     in_flight = _place(stack, 3)
-    first = stack.kill("worker")
-    replacement = stack.wait_for_new("worker", first)
-    stack.kill("worker")  # before the replacement has even connected
-    stack.wait_for_new("worker", replacement)
+    first = stack.kill("worker-1")
+    replacement = stack.wait_for_new("worker-1", first)
+    stack.kill("worker-1")  # before the replacement has even connected
+    stack.wait_for_new("worker-1", replacement)
 
     _assert_all_completed(stack, in_flight + _place(stack, 2))
     assert stack.running()
-    assert stack.output().count("worker was killed by SIGKILL; restarting it") == 2
+    assert stack.output().count("worker-1 was killed by SIGKILL; restarting it") == 2
 
 
 def test_orders_placed_while_temporal_is_down_are_all_accepted_and_complete(

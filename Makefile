@@ -65,4 +65,10 @@ erd: $(VENV)/.installed
 print-pack: $(VENV)/.installed
 	$(BIN)/python architecture/print_pack.py
 
-.PHONY: bench erd print-pack
+# Orders of four kinds under SIGKILLs of workers, Temporal and PostgreSQL, on a stack of its own;
+# prints the books per kind and fails on any lost, doubled, orphaned or stuck order.
+N ?= 50
+demo-chaos: $(VENV)/.installed
+	$(BIN)/python -m demo.chaos --orders $(N)
+
+.PHONY: bench erd print-pack demo-chaos

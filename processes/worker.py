@@ -20,11 +20,13 @@ from activities.stock import StockActivities
 from foundation.db import make_engine, make_session_factory
 from foundation.settings import LogFormat, Settings, settings_or_exit
 from foundation.telemetry import configure_logging, configure_tracing
-from foundation.temporal_client import connect_temporal
 from processes.activity_log_context import ActivityLogContextInterceptor
+from processes.patient_connect import connect_when_reachable
 from processes.reconciler import reconcile_forever
 from processes.worker_metrics import ActivityMetricsInterceptor, serve_worker_metrics
+from workflows.contracts import RetryProfile
 from workflows.order_fulfillment import OrderFulfillmentWorkflow
+from workflows.retry_policies import TAKEOVER
 
 logger = logging.getLogger(__name__)
 # One HTTP request to a provider; the activity's start-to-close timeout bounds the whole attempt.
@@ -51,6 +53,9 @@ async def fulfillment_worker(
         worker = Worker(
             client,
             task_queue=settings.task_queue,
+            sticky_queue_schedule_to_start_timeout=TAKEOVER[
+                RetryProfile(settings.effective_retry_profile)
+            ].sticky_queue,
             workflows=[OrderFulfillmentWorkflow],
             activities=[
                 records.record_transition,
@@ -74,7 +79,7 @@ async def run_worker(settings: Settings) -> None:
         settings.worker_metrics_host, settings.worker_metrics_port
     ) as metrics:
         logger.info("worker metrics at %s", metrics.url)
-        client = await connect_temporal(settings, runtime=metrics.runtime)
+        client = await connect_when_reachable(settings, runtime=metrics.runtime)
         await _serve_until_stopped(client, settings, sessions)
     await engine.dispose()
 

@@ -51,27 +51,29 @@ SECOND, MINUTE, HOUR = timedelta(seconds=1), timedelta(minutes=1), timedelta(hou
 # Errors that retrying cannot fix are non-retryable; the activities raise them as such too.
 # fmt: off
 POLICIES: dict[RetryProfile, dict[Step, StepPolicy]] = {
+    # Short attempt timeouts: an attempt on a worker that was killed is only noticed when its
+    # timeout runs out, and the demo kills workers (adrs/0004-retry-policies.md).
     RetryProfile.DEMO: {
         Step.RESERVE_STOCK: _policy(
-            first_retry=1 * SECOND, max_interval=4 * SECOND, attempts=5, timeout=10 * SECOND,
+            first_retry=1 * SECOND, max_interval=4 * SECOND, attempts=5, timeout=3 * SECOND,
             non_retryable=(ErrorType.OUT_OF_STOCK,),
         ),
         Step.CHARGE_PAYMENT: _policy(
-            first_retry=1 * SECOND, max_interval=4 * SECOND, attempts=5, timeout=10 * SECOND,
+            first_retry=1 * SECOND, max_interval=4 * SECOND, attempts=5, timeout=5 * SECOND,
             non_retryable=(ErrorType.PAYMENT_DECLINED,),
         ),
         Step.CREATE_SHIPMENT: _policy(
             first_retry=1 * SECOND, max_interval=4 * SECOND, attempts=6, timeout=30 * SECOND,
-            non_retryable=(ErrorType.ADDRESS_REJECTED,), heartbeat=5 * SECOND,
+            non_retryable=(ErrorType.ADDRESS_REJECTED,), heartbeat=3 * SECOND,
         ),
         Step.REFUND_PAYMENT: _policy(
-            first_retry=1 * SECOND, max_interval=30 * SECOND, attempts=FOREVER, timeout=10 * SECOND
+            first_retry=1 * SECOND, max_interval=30 * SECOND, attempts=FOREVER, timeout=5 * SECOND
         ),
         Step.RELEASE_STOCK: _policy(
-            first_retry=1 * SECOND, max_interval=30 * SECOND, attempts=FOREVER, timeout=10 * SECOND
+            first_retry=1 * SECOND, max_interval=30 * SECOND, attempts=FOREVER, timeout=3 * SECOND
         ),
         Step.RECORD: _policy(
-            first_retry=1 * SECOND, max_interval=30 * SECOND, attempts=FOREVER, timeout=10 * SECOND
+            first_retry=1 * SECOND, max_interval=30 * SECOND, attempts=FOREVER, timeout=3 * SECOND
         ),
     },
     RetryProfile.PRODUCTION: {
@@ -106,3 +108,22 @@ POLICIES: dict[RetryProfile, dict[Step, StepPolicy]] = {
 
 def policy_for(profile: RetryProfile, step: Step) -> StepPolicy:
     return POLICIES[profile][step]
+
+
+@dataclass(frozen=True)
+class TakeoverTimeouts:
+    """How soon another worker takes over the workflow tasks of one that died.
+
+    `workflow_task`: a task a dead worker had started is handed out again after this.
+    `sticky_queue`: a task waiting on a dead worker's own queue moves to the shared one after this.
+    """
+
+    workflow_task: timedelta
+    sticky_queue: timedelta
+
+
+TAKEOVER: dict[RetryProfile, TakeoverTimeouts] = {
+    RetryProfile.DEMO: TakeoverTimeouts(workflow_task=3 * SECOND, sticky_queue=1 * SECOND),
+    # Temporal's defaults: a busy worker is not mistaken for a dead one.
+    RetryProfile.PRODUCTION: TakeoverTimeouts(workflow_task=10 * SECOND, sticky_queue=10 * SECOND),
+}

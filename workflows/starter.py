@@ -21,6 +21,7 @@ from foundation.models import Order
 from foundation.settings import Settings
 from workflows.contracts import Address, OrderLine, OrderWorkflowInput, RetryProfile
 from workflows.order_fulfillment import WORKFLOW_NAME
+from workflows.retry_policies import TAKEOVER
 
 START_RPC_TIMEOUT = timedelta(seconds=5)
 
@@ -54,6 +55,7 @@ async def start_fulfillment(
             workflow_input(order, retry_profile),
             id=order.workflow_id,
             task_queue=task_queue,
+            task_timeout=TAKEOVER[retry_profile].workflow_task,
             id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
             search_attributes=TypedSearchAttributes(

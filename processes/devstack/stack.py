@@ -16,15 +16,17 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from types import FrameType
-from typing import IO, NoReturn, Protocol
+from typing import IO, Protocol
 
 import httpx
 
 from foundation.settings import Settings
 from processes.devstack.ports import port_is_open
 from processes.devstack.postgres import EmbeddedPostgres
+from processes.devstack.restarts import MAX_FAILURES, WINDOW_SECONDS, RestartBudget
 from processes.devstack.temporal import TemporalDevServer
 
 DATABASE_NAME = "orders"
@@ -32,13 +34,19 @@ READY_TIMEOUT_SECONDS = 90.0
 SIMULATOR_START_TIMEOUT_SECONDS = 30.0
 TEMPORAL_START_TIMEOUT_SECONDS = 60.0
 MIGRATE_TIMEOUT_SECONDS = 120.0
-STOP_TIMEOUT_SECONDS = 10.0
-POLL_SECONDS = 0.5
+# Ctrl-C must leave nothing running within 3 s: every child gets this long after one signal.
+STOP_TIMEOUT_SECONDS = 2.7
+# Of that, the most the clients may take before PostgreSQL and Temporal are told to stop (they
+# usually go in well under a second; Temporal itself needs about two).
+CLIENT_STOP_SECONDS = 1.0
+POLL_SECONDS = 0.2
 # The server's header buffer also holds the request line; a long URL must not count as headers.
 REQUEST_LINE_ALLOWANCE_BYTES = 8 * 1024
-RESTART_GRACE_SECONDS = 5.0
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 PR_SET_PDEATHSIG = 1
+# Two, so that while one is restarted after a crash (several seconds to import and connect on a
+# busy machine) the other keeps taking over its work: adrs/0004-retry-policies.md.
+WORKERS = 2
 
 
 class StackError(Exception):
@@ -98,10 +106,20 @@ def _spawn(
 
 class Service(Protocol):
     name: str
+    # PostgreSQL and Temporal: stopped after their clients, which need them to shut down cleanly.
+    serves_others: bool
 
     def alive(self) -> bool: ...
 
-    def stop(self) -> None: ...
+    def restart(self) -> None: ...
+
+    def terminate(self) -> None:
+        """Ask it to stop without waiting, so every child shuts down at the same time."""
+
+    def stop(self, deadline: float | None = None) -> None:
+        """Wait until it has stopped, by force once the monotonic `deadline` has passed."""
+
+    def how_it_ended(self) -> str: ...
 
     def exit_report(self) -> str: ...
 
@@ -143,9 +161,7 @@ class ManagedProcess:
     log_file: Path
     command: Sequence[str]
     env: dict[str, str] | None = None
-    # Workers are meant to be killed in demos; like any process manager, bring them back.
-    restart_on_exit: bool = False
-    started_at: float = 0.0
+    serves_others: bool = False
 
     @classmethod
     def start(
@@ -155,32 +171,32 @@ class ManagedProcess:
         log_file: Path,
         env: dict[str, str] | None = None,
         *,
-        restart_on_exit: bool = False,
+        serves_others: bool = False,
     ) -> ManagedProcess:
-        return cls(
-            name,
-            _spawn(command, log_file, env, mode="wb"),
-            log_file,
-            command,
-            env,
-            restart_on_exit,
-            time.monotonic(),
-        )
+        process = _spawn(command, log_file, env, mode="wb")
+        return cls(name, process, log_file, command, env, serves_others)
 
     def restart(self) -> None:
+        # Appended, so the log still shows why the previous one died.
         self.process = _spawn(self.command, self.log_file, self.env, mode="ab")
-        self.started_at = time.monotonic()
 
     def alive(self) -> bool:
         return self.process.poll() is None
 
-    def stop(self) -> None:
+    def terminate(self) -> None:
+        if self.alive():
+            os.kill(self.process.pid, signal.SIGTERM)
+
+    def stop(self, deadline: float | None = None) -> None:
         if not self.alive():
             return
-        os.kill(self.process.pid, signal.SIGTERM)
+        self.terminate()
+        if deadline is None:
+            deadline = time.monotonic() + STOP_TIMEOUT_SECONDS
         try:
-            self.process.wait(timeout=STOP_TIMEOUT_SECONDS)
+            self.process.wait(timeout=max(deadline - time.monotonic(), 0.0))
         except subprocess.TimeoutExpired:
+            _say(f"  {self.name} did not stop in time; killing it")
             os.kill(self.process.pid, signal.SIGKILL)
             self.process.wait()
 
@@ -201,22 +217,48 @@ class ManagedProcess:
 class PostgresService:
     server: EmbeddedPostgres
     name: str = "PostgreSQL"
+    serves_others: bool = True
 
-    def alive(self) -> bool:
+    def _postmaster_pid(self) -> int | None:
         # Reading the pid file rather than `pg_ctl status`: this runs on every supervision tick.
         try:
             pid = int((self.server.data_dir / "postmaster.pid").read_text().split()[0])
             os.kill(pid, 0)
         except (OSError, ValueError, IndexError):
-            return False
-        return True
+            return None
+        return pid
 
-    def stop(self) -> None:
-        self.server.stop()
+    def alive(self) -> bool:
+        return self._postmaster_pid() is not None
+
+    def restart(self) -> None:
+        # The data directory is durable and already migrated: starting the server is enough.
+        self.server.start()
+
+    def terminate(self) -> None:
+        pid = self._postmaster_pid()
+        if pid is not None:
+            # SIGINT is PostgreSQL's fast shutdown, what `pg_ctl stop -m fast` sends.
+            os.kill(pid, signal.SIGINT)
+
+    def stop(self, deadline: float | None = None) -> None:
+        if deadline is None:
+            self.server.stop()
+            return
+        self.terminate()
+        while self.alive() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        pid = self._postmaster_pid()
+        if pid is not None:
+            # SIGQUIT is the immediate shutdown: no checkpoint, recovery on the next start.
+            os.kill(pid, signal.SIGQUIT)
+
+    def how_it_ended(self) -> str:
+        return f"{self.name} is not running"
 
     def exit_report(self) -> str:
         log = self.server.log_file
-        return f"{self.name} is not running; last lines of {_shown(log)}:\n{log_tail(log)}"
+        return f"{self.how_it_ended()}; last lines of {_shown(log)}:\n{log_tail(log)}"
 
 
 def acquire_run_lock(data_dir: Path) -> IO[str]:
@@ -241,8 +283,8 @@ def acquire_run_lock(data_dir: Path) -> IO[str]:
     return handle
 
 
-def ports_needed(settings: Settings) -> dict[str, int]:
-    """Setting name -> port, for every port this run will listen on."""
+def ports_needed(settings: Settings) -> list[tuple[str, int]]:
+    """(setting name, port) for every port this run will listen on."""
     ports = {"api_port": settings.api_port}
     if settings.database_url is None:
         ports["postgres_port"] = settings.postgres_port
@@ -253,11 +295,14 @@ def ports_needed(settings: Settings) -> dict[str, int]:
         ports["payment_gateway_port"] = settings.payment_gateway_port
     if settings.carrier_url is None:
         ports["carrier_port"] = settings.carrier_port
-    return ports
+    needed = list(ports.items())
+    # Each worker serves its metrics on a port of its own, counting up from the setting.
+    needed += [("worker_metrics_port", settings.worker_metrics_port + n) for n in range(WORKERS)]
+    return needed
 
 
 def check_ports_free(settings: Settings) -> None:
-    for setting, port in ports_needed(settings).items():
+    for setting, port in ports_needed(settings):
         if port_is_open(port):
             raise StackError(
                 f"port {port} is already in use; free it or choose another with "
@@ -289,6 +334,7 @@ class Stack:
         self.settings = settings
         self.logs = settings.data_dir / "logs"
         self.services: list[Service] = []
+        self.restarts: dict[str, RestartBudget] = {}
 
     @property
     def api_url(self) -> str:
@@ -333,15 +379,18 @@ class Stack:
         self.start_simulators()
         env = self.child_env()
         worker = [sys.executable, "-m", "processes.cli", "worker"]
-        self.services.append(
-            ManagedProcess.start(
-                "worker", worker, self.logs / "worker.log", env, restart_on_exit=True
+        for number in range(1, WORKERS + 1):
+            name = f"worker-{number}"
+            # Two workers on one host: each needs its own metrics port, or the second cannot start.
+            metrics_port = str(self.settings.worker_metrics_port + number - 1)
+            worker_env = {**env, "ORDER_API_WORKER_METRICS_PORT": metrics_port}
+            self.services.append(
+                ManagedProcess.start(name, worker, self.logs / f"{name}.log", worker_env)
             )
-        )
         self.services.append(
             ManagedProcess.start("API", self.api_command(), self.logs / "api.log", env)
         )
-        _say(f"  worker, API  started; waiting for {self.api_url}/health/ready")
+        _say(f"  {WORKERS} workers, API started; waiting for {self.api_url}/health/ready")
         _wait_until(
             self.api_ready, f"the API at {self.api_url}", self.services, READY_TIMEOUT_SECONDS
         )
@@ -447,7 +496,9 @@ class Stack:
         )
         # Started here rather than with server.start(), so a Temporal that exits at once is
         # reported at once instead of after the whole port timeout.
-        process = ManagedProcess.start("Temporal", server.command(), server.log_file)
+        process = ManagedProcess.start(
+            "Temporal", server.command(), server.log_file, serves_others=True
+        )
         self.services.append(process)
         _wait_until(
             lambda: port_is_open(server.port),
@@ -463,39 +514,69 @@ class Stack:
         except httpx.HTTPError:
             return False
 
-    def supervise(self) -> NoReturn:
-        """Restart a worker that exits; raise StackError as soon as anything else dies."""
-        while True:
+    def supervise(self, keep_going: Callable[[], bool] = lambda: True) -> None:
+        """Restart every child that dies, with backoff; StackError once one keeps failing."""
+        while keep_going():
             for service in self.services:
-                if service.alive():
-                    continue
-                if isinstance(service, ManagedProcess) and self._may_restart(service):
-                    _say(f"  {service.how_it_ended()}; restarting it")
-                    service.restart()
-                    continue
-                raise StackError(f"{service.exit_report()}\nstopping the rest.")
+                self._tend(service, time.monotonic())
             time.sleep(POLL_SECONDS)
 
+    def _tend(self, service: Service, now: float) -> None:
+        budget = self.restarts.setdefault(service.name, RestartBudget())
+        if budget.waiting():
+            if budget.due(now):
+                budget.restarted(now)
+                try:
+                    service.restart()
+                except Exception as exc:
+                    self._failed(service, budget, f"{service.name} could not restart: {exc}", now)
+                    return
+                _say(f"  {service.name} restarted")
+            return
+        if not service.alive():
+            self._failed(service, budget, service.how_it_ended(), now)
+
     @staticmethod
-    def _may_restart(service: ManagedProcess) -> bool:
-        # One that dies straight after starting is broken, not killed: restarting would loop.
-        return service.restart_on_exit and (
-            time.monotonic() - service.started_at > RESTART_GRACE_SECONDS
+    def _failed(service: Service, budget: RestartBudget, why: str, now: float) -> None:
+        delay = budget.record_failure(now)
+        if budget.exhausted():
+            raise StackError(
+                f"{service.name} failed {budget.recent_failures} times within "
+                f"{WINDOW_SECONDS:.0f}s; {service.exit_report()}\nstopping the rest."
+            )
+        _say(
+            f"  {why}; restarting it in {delay:.1f}s "
+            f"(failure {budget.recent_failures} of {MAX_FAILURES} allowed a minute)"
         )
 
     def stop(self) -> None:
-        for service in reversed(self.services):
-            if not service.alive():
-                continue
-            _say(f"  stopping {service.name}")
-            # One failed stop must not leave the remaining services running.
-            try:
-                service.stop()
-            except Exception as exc:
-                _complain(f"could not stop {service.name}: {exc}")
+        running = [service for service in reversed(self.services) if service.alive()]
+        if running:
+            _say(f"  stopping {', '.join(service.name for service in running)}")
+        # Each wave all at once, against one deadline: one after another took several seconds.
+        # Clients first: a worker whose Temporal is already gone hangs in its own shutdown.
+        started = time.monotonic()
+        clients = [service for service in running if not service.serves_others]
+        servers = [service for service in running if service.serves_others]
+        self._stop_together(clients, started + CLIENT_STOP_SECONDS)
+        self._stop_together(servers, started + STOP_TIMEOUT_SECONDS)
         if self.services:
             _say("Stopped.")
         self.services.clear()
+
+    def _stop_together(self, services: Sequence[Service], deadline: float) -> None:
+        for service in services:
+            self._try(service, service.terminate)
+        for service in services:
+            self._try(service, partial(service.stop, deadline))
+
+    @staticmethod
+    def _try(service: Service, action: Callable[[], None]) -> None:
+        # One failed stop must not leave the remaining services running.
+        try:
+            action()
+        except Exception as exc:
+            _complain(f"could not stop {service.name}: {exc}")
 
     def print_ready(self, seconds: float) -> None:
         order_api = Path(sys.executable).parent / "order-api"
@@ -511,7 +592,7 @@ class Stack:
             f"  Payments     {self.settings.effective_payment_gateway_url}",
             f"  Carrier      {self.settings.effective_carrier_url}",
             f"  Token        {_shown(order_api)} token --sub alice",
-            f"  Logs         {_shown(self.logs)}/ (api, worker, migrate, temporal,"
+            f"  Logs         {_shown(self.logs)}/ (api, worker-1, worker-2, migrate, temporal,"
             " payment-gateway, carrier)",
             "Press Ctrl-C to stop.",
         ]
@@ -536,6 +617,7 @@ def run_stack(settings: Settings) -> int:
         stack.start()
         stack.print_ready(time.monotonic() - started)
         stack.supervise()
+        return 0
     except Stopped as stop:
         _say(f"\n{stop} received; stopping")
         return 0

@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import textwrap
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from temporalio.client import Client
 
 from foundation import search_attributes as sa
 from foundation.settings import Settings
-from processes.devstack import stack
+from processes.devstack import restarts, stack
 from processes.devstack.ports import free_port, port_is_open
 from processes.devstack.postgres import EmbeddedPostgres
 from processes.devstack.stack import (
@@ -261,36 +262,69 @@ def test_managed_process_reports_its_exit_code_and_log_tail(tmp_path: Path) -> N
     assert "boom: no such table" in report
 
 
-def test_supervisor_restarts_a_worker_that_was_killed(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+def test_supervisor_restarts_any_child_that_was_killed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setattr(stack, "RESTART_GRACE_SECONDS", 0.0)
     supervisor = Stack(stack_settings(tmp_path))
     sleeper = [sys.executable, "-c", "import time; time.sleep(60)"]
-    worker = ManagedProcess.start("worker", sleeper, tmp_path / "w.log", restart_on_exit=True)
-    api = ManagedProcess.start(
-        "API", [sys.executable, "-c", "import time; time.sleep(3)"], tmp_path / "a.log"
-    )
-    supervisor.services = [worker, api]
-    killed = worker.process.pid
+    api = ManagedProcess.start("API", sleeper, tmp_path / "a.log")
+    supervisor.services = [api]
+    killed = api.process.pid
     os.kill(killed, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+
     try:
-        # Supervision only ends when the API (not restartable) exits on its own.
-        with pytest.raises(StackError, match="API exited with code 0"):
-            supervisor.supervise()
-        assert worker.process.pid != killed
-        assert worker.alive()
+        supervisor.supervise(lambda: api.process.pid == killed and time.monotonic() < deadline)
+        assert api.process.pid != killed
+        assert api.alive()
     finally:
         supervisor.stop()
+    assert "API was killed by SIGKILL; restarting it in" in capsys.readouterr().out
 
 
-def test_supervisor_gives_up_on_a_worker_that_dies_at_start(tmp_path: Path) -> None:
+def test_supervisor_gives_up_on_a_child_that_keeps_failing_naming_it_with_its_log(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(restarts, "FIRST_DELAY_SECONDS", 0.01)
     supervisor = Stack(stack_settings(tmp_path))
-    broken = [sys.executable, "-c", "import sys; sys.exit(4)"]
-    worker = ManagedProcess.start("worker", broken, tmp_path / "w.log", restart_on_exit=True)
-    supervisor.services = [worker]
-    with pytest.raises(StackError, match="worker exited with code 4"):
-        supervisor.supervise()
+    sleeper = [sys.executable, "-c", "import time; time.sleep(60)"]
+    healthy = ManagedProcess.start("API", sleeper, tmp_path / "a.log")
+    broken = [sys.executable, "-c", "import sys; print('boom: bad config'); sys.exit(4)"]
+    worker = ManagedProcess.start("worker", broken, tmp_path / "w.log")
+    supervisor.services = [healthy, worker]
+    try:
+        with pytest.raises(StackError) as failure:
+            supervisor.supervise()
+    finally:
+        supervisor.stop()
+    message = str(failure.value)
+    assert message.startswith("worker failed 5 times within 60s; worker exited with code 4")
+    assert "boom: bad config" in message
+    assert "API" not in message
+
+
+def test_stop_ends_every_child_within_three_seconds_even_one_ignoring_sigterm(
+    tmp_path: Path,
+) -> None:
+    supervisor = Stack(stack_settings(tmp_path))
+    stubborn = (
+        "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+        "print('up', flush=True); time.sleep(60)"
+    )
+    children = [
+        ManagedProcess.start(f"child {i}", [sys.executable, "-c", stubborn], tmp_path / f"{i}.log")
+        for i in range(3)
+    ]
+    supervisor.services = list(children)
+    for child in children:
+        while "up" not in child.log_file.read_text():
+            assert child.alive()
+    started = time.monotonic()
+
+    supervisor.stop()
+
+    assert time.monotonic() - started < 3.0
+    assert not any(child.alive() for child in children)
 
 
 def test_simulators_are_given_the_data_directory_and_not_the_product_database(

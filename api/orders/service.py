@@ -282,20 +282,17 @@ class OrderService:
                     CancelRequest(reason=reason),
                     wait_for_stage=WorkflowUpdateStage.ACCEPTED,
                 )
-        except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError) as exc:
-            raise temporal_unavailable(CANCEL_NOT_DELIVERED) from exc
+        except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
+            # Not accepted within the wait (no worker took it, or the server kept failing): an
+            # update is the workflow's only once accepted, so nothing was cancelled yet.
+            raise _order_busy() from None
         except WorkflowUpdateFailedError as exc:
             raise self._refused(exc) from None
         except RPCError as exc:
             if temporal_unreachable(exc):
                 raise temporal_unavailable(CANCEL_NOT_DELIVERED) from exc
             # Not started yet (the reconciler will), or already closed: ask again shortly.
-            raise ProblemError(
-                409,
-                "order-busy",
-                "The order's workflow cannot take a cancellation right now; retry shortly.",
-                headers={"Retry-After": "5"},
-            ) from None
+            raise _order_busy() from None
         except RuntimeError as exc:
             if temporal_unreachable(exc):
                 raise temporal_unavailable(CANCEL_NOT_DELIVERED) from exc
@@ -329,6 +326,15 @@ class OrderService:
 def _too_late_to_cancel(failure: WorkflowUpdateFailedError) -> bool:
     cause = failure.cause
     return isinstance(cause, ApplicationError) and cause.type == ErrorType.TOO_LATE_TO_CANCEL
+
+
+def _order_busy() -> ProblemError:
+    return ProblemError(
+        409,
+        "order-busy",
+        "The order's workflow cannot take a cancellation right now; retry shortly.",
+        headers={"Retry-After": "5"},
+    )
 
 
 def _not_cancellable(detail: str) -> ProblemError:

@@ -17,6 +17,7 @@ import yaml
 from foundation.settings import Environment, Settings
 from processes.cli import main as cli
 from simulators.settings import SimulatorSettings
+from tests.support import PRODUCTION_PAYLOAD_KEYS
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
@@ -56,10 +57,14 @@ def app_services() -> Iterator[tuple[str, dict[str, Any]]]:
 def environment_of(service: dict[str, Any]) -> dict[str, str]:
     """The service's environment as compose would pass it, secrets filled with stand-ins."""
     env = {key: str(value) for key, value in service.get("environment", {}).items()}
-    return {
-        key: PLACEHOLDER.sub(lambda m: f"{m.group(1).lower()}-" + "s" * 32, v)
-        for key, v in env.items()
-    }
+    return {key: PLACEHOLDER.sub(lambda m: _stand_in(m.group(1)), v) for key, v in env.items()}
+
+
+def _stand_in(variable: str) -> str:
+    # A value of the shape the setting demands; payload keys are `id:base64 of 32 bytes`.
+    if variable == "ORDER_API_PAYLOAD_KEYS":
+        return PRODUCTION_PAYLOAD_KEYS.get_secret_value()
+    return f"{variable.lower()}-" + "s" * 32
 
 
 def command_of(service: dict[str, Any]) -> list[str]:

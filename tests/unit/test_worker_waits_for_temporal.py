@@ -16,7 +16,7 @@ async def test_keeps_retrying_until_temporal_answers(
     attempts: list[int] = []
     connected = object()
 
-    async def connect(_: Settings) -> object:
+    async def connect(_: Settings, **__: object) -> object:
         attempts.append(1)
         if len(attempts) < 3:
             raise RuntimeError("Failed client connect: connection refused")
@@ -34,7 +34,7 @@ async def test_keeps_retrying_until_temporal_answers(
 
 
 async def test_other_errors_are_not_mistaken_for_an_outage(monkeypatch: pytest.MonkeyPatch) -> None:
-    async def connect(_: Settings) -> object:
+    async def connect(_: Settings, **__: object) -> object:
         raise ValueError("bad namespace setting")
 
     monkeypatch.setattr(patient_connect, "connect_temporal", connect)

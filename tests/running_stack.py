@@ -76,6 +76,8 @@ class RunningStack:
             ORDER_API_TEMPORAL_UI_PORT=str(free_port()),
             ORDER_API_PAYMENT_GATEWAY_PORT=str(free_port()),
             ORDER_API_CARRIER_PORT=str(free_port()),
+            # 0: each worker takes a free port, so a stack here never collides with `make run`.
+            ORDER_API_WORKER_METRICS_PORT="0",
             ORDER_API_RETRY_PROFILE="demo",
             ORDER_API_RATE_LIMIT_ORDERS_PER_MINUTE=str(10**9),
             **{f"ORDER_API_{name.upper()}": value for name, value in settings.items()},

@@ -297,8 +297,11 @@ def ports_needed(settings: Settings) -> list[tuple[str, int]]:
     if settings.carrier_url is None:
         ports["carrier_port"] = settings.carrier_port
     needed = list(ports.items())
-    # Each worker serves its metrics on a port of its own, counting up from the setting.
-    needed += [("worker_metrics_port", settings.worker_metrics_port + n) for n in range(WORKERS)]
+    # Each worker serves its metrics on a port of its own, counting up from the setting (0: any).
+    if settings.worker_metrics_port:
+        needed += [
+            ("worker_metrics_port", settings.worker_metrics_port + n) for n in range(WORKERS)
+        ]
     return needed
 
 
@@ -383,7 +386,8 @@ class Stack:
         for number in range(1, WORKERS + 1):
             name = f"worker-{number}"
             # Two workers on one host: each needs its own metrics port, or the second cannot start.
-            metrics_port = str(self.settings.worker_metrics_port + number - 1)
+            base = self.settings.worker_metrics_port
+            metrics_port = str(base + number - 1 if base else 0)
             worker_env = {**env, "ORDER_API_WORKER_METRICS_PORT": metrics_port}
             self.services.append(
                 ManagedProcess.start(name, worker, self.logs / f"{name}.log", worker_env)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -84,7 +85,23 @@ class TemporalDevServer:
             self.process = subprocess.Popen(
                 self.command(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True
             )
+        deadline = time.monotonic() + timeout
         wait_for_port(self.port, timeout=timeout)
+        # The port opens before the frontend is ready: a client connecting then is refused with
+        # "Frontend is not healthy yet", so wait for the health check to say SERVING.
+        while not self.healthy():
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"Temporal at {self.address} not healthy within {timeout:.0f}s")
+            time.sleep(0.2)
+
+    def healthy(self) -> bool:
+        check = subprocess.run(
+            [temporal_cli(), "operator", "cluster", "health", "--address", self.address],
+            capture_output=True,
+            timeout=10,
+            check=False,
+        )
+        return check.returncode == 0 and b"SERVING" in check.stdout
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:

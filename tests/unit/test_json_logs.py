@@ -19,6 +19,7 @@ from foundation.telemetry import (
     bind_log_context,
     install_log_redaction,
 )
+from tests.support import PRODUCTION_PAYLOAD_KEYS
 
 
 def formatted(message: str, *args: object, exc: bool = False) -> dict[str, str]:
@@ -78,7 +79,11 @@ def test_an_exception_travels_in_its_own_field() -> None:
 
 def test_production_logs_json_and_dev_logs_text_unless_told() -> None:
     assert Settings(environment=Environment.DEV).effective_log_format is LogFormat.TEXT
-    production = Settings(environment=Environment.PRODUCTION, jwt_secret="p" * 40)
+    production = Settings(
+        environment=Environment.PRODUCTION,
+        jwt_secret="p" * 40,
+        payload_keys=PRODUCTION_PAYLOAD_KEYS,
+    )
     assert production.effective_log_format is LogFormat.JSON
     told = Settings(environment=Environment.DEV, log_format=LogFormat.JSON)
     assert told.effective_log_format is LogFormat.JSON

@@ -52,8 +52,8 @@ $(VENV)/.installed: requirements.lock pyproject.toml | $(BIN)/uv
 	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
 	touch $@
 
-# Speed and memory figures live here, as ratios to a baseline from the same run, never in timed
-# tests. Starts a stack of its own on free ports; takes under three minutes.
+# Speed and memory figures live here, as ratios to bare baselines from the same run, never in timed
+# tests. Starts a stack of its own on free ports; takes about six minutes (bench/README.md).
 bench: $(VENV)/.installed
 	$(BIN)/python bench/run.py
 

@@ -43,7 +43,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             settings.log_level, json_lines=settings.effective_log_format is LogFormat.JSON
         )
         configure_tracing("order-api", export_to_console=settings.otel_console_export)
-        engine = make_engine(settings.effective_database_url)
+        engine = make_engine(
+            settings.effective_database_url,
+            pool_size=settings.api_db_pool_size,
+            max_overflow=settings.api_db_max_overflow,
+        )
         app.state.settings = settings
         app.state.token_verifier = TokenVerifier(settings)
         app.state.order_rate_limiter = OrderRateLimiter(settings.rate_limit_orders_per_minute)

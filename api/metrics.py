@@ -5,7 +5,6 @@ from __future__ import annotations
 import hmac
 import logging
 import time
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from enum import StrEnum
 
@@ -13,6 +12,7 @@ from fastapi import FastAPI, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.problems import problem_response
 from foundation.models import DeadLetter, Order
@@ -105,24 +105,42 @@ async def refresh_backlog(sessions: async_sessionmaker[AsyncSession]) -> None:
     OLDEST_UNRESOLVED_DEAD_LETTER_AGE.set(_age_seconds(oldest_unresolved))
 
 
-def install_metrics(app: FastAPI, settings: Settings) -> None:
-    @app.middleware("http")
-    async def _measure(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
+class RequestMetricsMiddleware:
+    """Counts and times every HTTP request; pure ASGI, so it adds no task to the request."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
         started = time.perf_counter()
+        status: int | None = None
+
+        async def send_recording_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
         try:
-            response = await call_next(request)
+            await self.app(scope, receive, send_recording_status)
         except Exception:
             # An unhandled error reaches the client as Starlette's 500, outside this middleware:
             # counted here, or the 5xx ratio would miss exactly the failures that matter most.
-            route = getattr(request.scope.get("route"), "path", "unmatched")
-            _record(request.method, route, 500, started)
+            _record(scope["method"], _route(scope), status or 500, started)
             raise
-        # The route template, not the raw path, keeps label cardinality bounded.
-        route = getattr(request.scope.get("route"), "path", "unmatched")
-        _record(request.method, route, response.status_code, started)
-        return response
+        _record(scope["method"], _route(scope), status or 500, started)
+
+
+def _route(scope: Scope) -> str:
+    # The route template, not the raw path, keeps label cardinality bounded.
+    return str(getattr(scope.get("route"), "path", "unmatched"))
+
+
+def install_metrics(app: FastAPI, settings: Settings) -> None:
+    app.add_middleware(RequestMetricsMiddleware)
 
     if settings.metrics_token is None and settings.environment is Environment.PRODUCTION:
         return  # no route at all: 404, like any unknown path

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Awaitable, Callable
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from foundation.telemetry import LogField, bind_log_context
 
@@ -21,14 +22,27 @@ def request_id_for(sent: str | None) -> str:
     return uuid.uuid4().hex
 
 
-def install_request_id(app: FastAPI) -> None:
-    @app.middleware("http")
-    async def _request_id(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        request_id = request_id_for(request.headers.get(REQUEST_ID_HEADER))
+class RequestIdMiddleware:
+    """Pure ASGI, so a request costs one wrapped `send`, not a task and a response copy."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = request_id_for(Headers(scope=scope).get(REQUEST_ID_HEADER))
         # Set before the app runs, so every line logged while answering carries it.
         bind_log_context({LogField.REQUEST_ID: request_id})
-        response = await call_next(request)
-        response.headers[REQUEST_ID_HEADER] = request_id
-        return response
+
+        async def send_with_request_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                MutableHeaders(scope=message)[REQUEST_ID_HEADER] = request_id
+            await send(message)
+
+        await self.app(scope, receive, send_with_request_id)
+
+
+def install_request_id(app: FastAPI) -> None:
+    app.add_middleware(RequestIdMiddleware)

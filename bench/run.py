@@ -1,8 +1,9 @@
-"""`make bench`: the Order API under load, on a stack of its own, reported against a baseline.
+"""`make bench`: the Order API under load, on a stack of its own, against bare baselines.
 
-Absolute timings on a shared two-core machine mostly measure the machine, so every scenario is
-also shown as a ratio to `GET /health/live` measured minutes earlier in the same run. k6 fails
-the run on errors only; no figure here is a pass/fail limit.
+Absolute timings on a shared two-core machine mostly measure the machine, so each service
+scenario is paired with a bare FastAPI + psycopg app (bench/bare_app.py) doing one statement on
+the same PostgreSQL, the two alternating over several repetitions; the medians and their ratios
+are the result. k6 fails the run on errors only; no figure here is a pass/fail limit.
 """
 
 from __future__ import annotations
@@ -20,10 +21,12 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
+from statistics import median
 from typing import Any
 
 import httpx
@@ -32,6 +35,9 @@ import psycopg
 from temporalio.client import Client
 
 from processes.devstack.ports import free_port
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import bare_app
 
 BENCH_DIR = Path(__file__).resolve().parent
 ROOT = BENCH_DIR.parent
@@ -58,20 +64,45 @@ ORDER_BODY: dict[str, Any] = {
 }
 
 
+class Target(StrEnum):
+    SERVICE = "service"
+    BARE = "bare"
+
+
 @dataclass(frozen=True)
 class Scenario:
     name: str
     label: str
     script: str
+    target: Target = Target.SERVICE
+
+
+HEALTH = Scenario("baseline", "GET /health/live", "health_live.js")
+BARE_SELECT = Scenario("bare_select", "bare SELECT by id", "bare_select.js", Target.BARE)
+BARE_INSERT = Scenario("bare_insert", "bare INSERT", "bare_insert.js", Target.BARE)
+
+
+@dataclass(frozen=True)
+class Pair:
+    """A service scenario and the bare baseline it is judged against, run alternately."""
+
+    name: str
+    service: Scenario
+    bare: Scenario
 
 
 # Run in this order: the new orders go last because their workflows keep the worker (and
 # PostgreSQL) busy for a while after k6 stops, which would load every scenario after them.
-SCENARIOS = (
-    Scenario("baseline", "GET /health/live (baseline)", "health_live.js"),
-    Scenario("get_order", "GET /orders/{id}", "get_order.js"),
-    Scenario("replay", "POST /orders, same key (replay)", "replay_order.js"),
-    Scenario("create_order", "POST /orders, new key", "create_order.js"),
+PAIRS = (
+    Pair("get", Scenario("get_order", "GET /orders/{id}", "get_order.js"), BARE_SELECT),
+    Pair(
+        "replay",
+        Scenario("replay", "POST /orders, same key (replay)", "replay_order.js"),
+        BARE_INSERT,
+    ),
+    Pair(
+        "intake", Scenario("create_order", "POST /orders, new key", "create_order.js"), BARE_INSERT
+    ),
 )
 
 
@@ -83,11 +114,12 @@ class Ports:
     temporal_ui: int
     payment_gateway: int
     carrier: int
+    bare: int
 
     @classmethod
     def pick(cls) -> Ports:
         chosen: set[int] = set()
-        while len(chosen) < 6:
+        while len(chosen) < 7:
             chosen.add(free_port())
         return cls(*sorted(chosen))
 
@@ -315,6 +347,7 @@ def run_k6(
 @dataclass(frozen=True)
 class Row:
     scenario: Scenario
+    rep: int
     requests: int
     rps: float
     p50: float
@@ -324,13 +357,14 @@ class Row:
     rss_peak: int
 
     @classmethod
-    def from_summary(cls, scenario: Scenario, data: dict[str, Any], rss_peak: int) -> Row:
+    def from_summary(cls, scenario: Scenario, rep: int, data: dict[str, Any], rss_peak: int) -> Row:
         metrics = data.get("metrics", {})
         reqs = metrics.get("http_reqs", {})
         duration = metrics.get("http_req_duration", {})
         failed = metrics.get("http_req_failed", {})
         return cls(
             scenario,
+            rep,
             int(reqs.get("count", 0)),
             float(reqs.get("rate", 0.0)),
             float(duration.get("med", 0.0)),
@@ -341,25 +375,214 @@ class Row:
         )
 
 
-def _ratio(value: float, base: float) -> str:
-    return f"{value / base:.2f}" if base > 0 else "n/a"
+@dataclass(frozen=True)
+class Medians:
+    rps: float
+    p50: float
+    p99: float
+    reps: int
+
+    @classmethod
+    def of(cls, rows: list[Row]) -> Medians | None:
+        if not rows:
+            return None
+        return cls(
+            median(r.rps for r in rows),
+            median(r.p50 for r in rows),
+            median(r.p99 for r in rows),
+            len(rows),
+        )
 
 
-def table(rows: list[Row]) -> str:
-    base = rows[0]
+def medians_by_pair(rows: dict[str, list[Row]]) -> dict[str, dict[Target, Medians | None]]:
+    return {
+        pair.name: {
+            Target.SERVICE: Medians.of(rows.get(f"{pair.name}/{Target.SERVICE}", [])),
+            Target.BARE: Medians.of(rows.get(f"{pair.name}/{Target.BARE}", [])),
+        }
+        for pair in PAIRS
+    }
+
+
+def _quotient(value: float | None, base: float | None) -> float | None:
+    return value / base if value is not None and base else None
+
+
+def ratios(medians: dict[str, dict[Target, Medians | None]]) -> dict[str, Any]:
+    def rps(pair: str, target: Target) -> float | None:
+        found = medians[pair][target]
+        return found.rps if found else None
+
+    def p99(pair: str, target: Target) -> float | None:
+        found = medians[pair][target]
+        return found.p99 if found else None
+
+    return {
+        "intake_vs_bare_insert": _quotient(
+            rps("intake", Target.SERVICE), rps("intake", Target.BARE)
+        ),
+        "intake_p99_vs_bare_p99": _quotient(
+            p99("intake", Target.SERVICE), p99("intake", Target.BARE)
+        ),
+        "replay_vs_bare_insert": _quotient(
+            rps("replay", Target.SERVICE), rps("replay", Target.BARE)
+        ),
+        "get_vs_bare_select": _quotient(rps("get", Target.SERVICE), rps("get", Target.BARE)),
+        "fulfillment_vs_raw_workflow": None,
+        "start_lag_p99_s": None,
+        "idle_pss_mb": None,
+        "missing": {
+            "fulfillment_vs_raw_workflow": "no raw 3-activity workflow in the bench yet",
+            "start_lag_p99_s": "workflows start inside the request; no outbox relay to lag yet",
+            "idle_pss_mb": "per-process PSS after load is not sampled yet",
+        },
+    }
+
+
+def _fmt(value: float | None, spec: str) -> str:
+    return format(value, spec) if value is not None else "n/a"
+
+
+def table(medians: dict[str, dict[Target, Medians | None]], health: Row | None) -> str:
     header = (
-        f"{'scenario':<34}{'requests':>9}{'req/s':>9}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}"
-        f"{'errors':>8}{'req/s÷base':>12}{'p95÷base':>10}{'RSS MiB':>9}"
+        f"{'scenario (medians)':<34}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}"
+        f"{'bare':>14}{'req/s':>9}{'p99 ms':>9}{'req/s÷bare':>12}{'p99÷bare':>10}"
     )
     lines = [header, "-" * len(header)]
-    for row in rows:
+    for pair in PAIRS:
+        svc, bare = medians[pair.name][Target.SERVICE], medians[pair.name][Target.BARE]
         lines.append(
-            f"{row.scenario.label:<34}{row.requests:>9}{row.rps:>9.1f}{row.p50:>9.2f}"
-            f"{row.p95:>9.2f}{row.p99:>9.2f}{row.error_rate:>8.2%}"
-            f"{_ratio(row.rps, base.rps):>12}{_ratio(row.p95, base.p95):>10}"
-            f"{row.rss_peak / MIB:>9.1f}"
+            f"{pair.service.label:<34}{_fmt(svc and svc.rps, '.1f'):>9}"
+            f"{_fmt(svc and svc.p50, '.2f'):>9}{_fmt(svc and svc.p99, '.2f'):>9}"
+            f"{pair.bare.label.removeprefix('bare '):>14}{_fmt(bare and bare.rps, '.1f'):>9}"
+            f"{_fmt(bare and bare.p99, '.2f'):>9}"
+            f"{_fmt(_quotient(svc and svc.rps, bare and bare.rps), '.3f'):>12}"
+            f"{_fmt(_quotient(svc and svc.p99, bare and bare.p99), '.2f'):>10}"
+        )
+    if health is not None:
+        lines.append(
+            f"{health.scenario.label:<34}{health.rps:>9.1f}{health.p50:>9.2f}{health.p99:>9.2f}"
         )
     return "\n".join(lines)
+
+
+class BareApp:
+    """bench/bare_app.py under uvicorn, started like the API (one process, the same HTTP
+    implementation and event loop), on the bench stack's PostgreSQL."""
+
+    def __init__(self, stack: BenchStack, log_file: Path) -> None:
+        self.stack = stack
+        self.port = stack.ports.bare
+        self.log_file = log_file
+        self.process: subprocess.Popen[bytes] | None = None
+        self.row_id = 0
+
+    @property
+    def url(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+    def prepare(self) -> None:
+        with psycopg.connect(self.stack.database_dsn, autocommit=True) as conn:
+            conn.execute(bare_app.SCHEMA)
+            row = conn.execute(
+                f"INSERT INTO {bare_app.TABLE} (customer_id, body) VALUES (%s, %s) RETURNING id",
+                ("bench", psycopg.types.json.Jsonb(ORDER_BODY)),
+            ).fetchone()
+        assert row is not None
+        self.row_id = int(row[0])
+
+    def start(self) -> None:
+        self.prepare()
+        env = {**self.stack.env, "BENCH_BARE_DSN": self.stack.database_dsn}
+        with self.log_file.open("wb") as log:
+            self.process = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "uvicorn",
+                    "bare_app:app",
+                    "--app-dir",
+                    str(BENCH_DIR),
+                    "--host",
+                    HOST,
+                    "--port",
+                    str(self.port),
+                    "--http",
+                    "h11",
+                    "--no-access-log",
+                ],
+                cwd=BENCH_DIR,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=env,
+            )
+        deadline = time.monotonic() + 30
+        while True:
+            with suppress(httpx.HTTPError):
+                if httpx.get(f"{self.url}/select/{self.row_id}", timeout=2.0).status_code == 200:
+                    return
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the bare app did not start:\n{_tail(self.log_file)}")
+            time.sleep(0.3)
+
+    def warm_up(self) -> None:
+        with httpx.Client(base_url=self.url, timeout=30.0) as client:
+            for _ in range(WARMUP_REQUESTS):
+                client.get(f"/select/{self.row_id}").raise_for_status()
+                client.post("/insert", json=ORDER_BODY).raise_for_status()
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+class Profiler:
+    """py-spy samples of the API while one scenario runs, as collapsed stacks."""
+
+    def __init__(self, out_dir: Path, pid: int) -> None:
+        self.out_dir = out_dir
+        self.pid = pid
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @contextmanager
+    def recording(self, name: str) -> Iterator[None]:
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        output = self.out_dir / f"{name}.collapsed"
+        self.process = subprocess.Popen(
+            [
+                str(BIN / "py-spy"),
+                "record",
+                "--pid",
+                str(self.pid),
+                "--format",
+                "raw",
+                "--rate",
+                "100",
+                "--output",
+                str(output),
+                "--nonblocking",
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            yield
+        finally:
+            # SIGINT makes py-spy write what it has sampled so far.
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+            _say(f"profile: {output}")
 
 
 async def count_workflows(client: Client) -> dict[str, int]:
@@ -401,13 +624,20 @@ def count_orders(stack: BenchStack) -> dict[str, int]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--vus", type=int, default=10, help="virtual users per scenario")
-    parser.add_argument("--duration", default="20s", help="k6 duration per scenario")
+    parser.add_argument("--vus", type=int, default=32, help="virtual users per scenario")
+    parser.add_argument("--duration", default="10s", help="k6 duration per scenario and rep")
+    parser.add_argument("--reps", type=int, default=3, help="alternating repetitions per pair")
     parser.add_argument(
         "--drain",
         type=float,
         default=40.0,
         help="seconds to let the worker catch up with the new orders afterwards",
+    )
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        default=None,
+        help="directory for py-spy profiles of the API during the first rep of each scenario",
     )
     parser.add_argument(
         "--keep", action="store_true", help="keep the temporary data dir (logs) afterwards"
@@ -418,7 +648,9 @@ def main(argv: list[str] | None = None) -> int:
     run_id = f"bench-{uuid.uuid4().hex[:8]}"
     data_dir = Path(tempfile.mkdtemp(prefix="order-api-bench-"))
     stack = BenchStack(data_dir, Ports.pick())
-    rows: list[Row] = []
+    bare = BareApp(stack, data_dir / "bare_app.log")
+    rows: dict[str, list[Row]] = {}
+    health: Row | None = None
     summaries: dict[str, Any] = {}
     failures: list[str] = []
     counts: dict[str, Any] = {}
@@ -429,33 +661,52 @@ def main(argv: list[str] | None = None) -> int:
         stack.start()
         _say(f"ready in {time.monotonic() - t0:.1f}s")
         raise_stock(stack)
+        bare.start()
+        bare.warm_up()
         token = stack.token("bench")
         order_id = warm_up(stack, token, run_id)
-        sampler = RssSampler(stack.api_process())
+        api = stack.api_process()
+        sampler = RssSampler(api)
+        profiler = Profiler(args.profile, api.pid) if args.profile else None
         k6_env = {
             **stack.env,
             "K6_NO_USAGE_REPORT": "true",
             "BASE_URL": stack.api_url,
+            "BARE_URL": bare.url,
+            "BARE_ID": str(bare.row_id),
             "TOKEN": token,
             "ORDER_ID": order_id,
             "REPLAY_KEY": f"{run_id}-replayed",
-            "RUN_ID": run_id,
             "ORDER_BODY": json.dumps(ORDER_BODY),
             "VUS": str(args.vus),
             "DURATION": args.duration,
         }
+
+        def measure(scenario: Scenario, rep: int, key: str) -> Row:
+            sampler.current = scenario.name
+            _say(f"k6: {scenario.label} (rep {rep + 1}), {args.vus} VUs for {args.duration}")
+            # RUN_ID per rep keeps new-order keys unique across reps, so none is a replay.
+            env = {**k6_env, "RUN_ID": f"{run_id}-{key}-{rep}"}
+            recording: AbstractContextManager[None] = nullcontext()
+            if profiler is not None and rep == 0 and scenario.target is Target.SERVICE:
+                recording = profiler.recording(scenario.name)
+            with recording:
+                code, summary, output = run_k6(scenario, env, data_dir)
+            summaries[f"{key}/{scenario.name}/{rep}"] = summary
+            if code != 0:
+                failures.append(f"{scenario.label}: k6 exited {code}\n{_tail(output, 40)}")
+            return Row.from_summary(scenario, rep, summary, sampler.peaks.get(scenario.name, 0))
+
         with sampler.running():
             time.sleep(0.5)
-            for scenario in SCENARIOS:
-                sampler.current = scenario.name
-                _say(f"k6: {scenario.label}, {args.vus} VUs for {args.duration}")
-                code, summary, output = run_k6(scenario, k6_env, data_dir)
-                summaries[scenario.name] = summary
-                rows.append(
-                    Row.from_summary(scenario, summary, sampler.peaks.get(scenario.name, 0))
-                )
-                if code != 0:
-                    failures.append(f"{scenario.label}: k6 exited {code}\n{_tail(output, 40)}")
+            health = measure(HEALTH, 0, "health")
+            for pair in PAIRS:
+                for rep in range(args.reps):
+                    # Alternating which goes first, so neither always runs on a warmer machine.
+                    order = (pair.service, pair.bare) if rep % 2 == 0 else (pair.bare, pair.service)
+                    for scenario in order:
+                        row = measure(scenario, rep, pair.name)
+                        rows.setdefault(f"{pair.name}/{scenario.target}", []).append(row)
         rss = dict(sampler.peaks)
         _say(f"letting the worker catch up for up to {args.drain:.0f}s")
         counts = {
@@ -465,7 +716,8 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:
         failures.append(f"bench aborted: {exc}")
     finally:
-        _say("stopping the stack")
+        _say("stopping the bare app and the stack")
+        bare.stop()
         left = stack.stop()
         if left:
             failures.append("processes left after the stop (killed): " + "; ".join(left))
@@ -476,9 +728,15 @@ def main(argv: list[str] | None = None) -> int:
         else:
             shutil.rmtree(data_dir, ignore_errors=True)
 
+    medians = medians_by_pair(rows)
+    result_ratios = ratios(medians)
     if rows:
-        print(table(rows))
+        print(table(medians, health))
         print()
+        print(
+            "ratios: "
+            + ", ".join(f"{k}={v:.3f}" for k, v in result_ratios.items() if isinstance(v, float))
+        )
         print(
             f"API peak RSS: {max(rss.values(), default=0) / MIB:.1f} MiB "
             f"(after warm-up, before load: {rss.get('idle', 0) / MIB:.1f} MiB)"
@@ -508,31 +766,41 @@ def main(argv: list[str] | None = None) -> int:
                 "cpus": os.cpu_count(),
                 "vus": args.vus,
                 "duration": args.duration,
+                "reps": args.reps,
                 "order_body": ORDER_BODY,
+                "ratios": result_ratios,
+                "medians": {
+                    pair: {str(t): (vars(m) if m else None) for t, m in by_target.items()}
+                    for pair, by_target in medians.items()
+                },
                 "rows": [
                     {
+                        "pair": key.split("/")[0],
                         "scenario": r.scenario.name,
+                        "target": str(r.scenario.target),
+                        "rep": r.rep,
                         "requests": r.requests,
                         "rps": r.rps,
                         "p50_ms": r.p50,
                         "p95_ms": r.p95,
                         "p99_ms": r.p99,
                         "error_rate": r.error_rate,
-                        "rps_ratio_to_baseline": r.rps / rows[0].rps if rows[0].rps else None,
-                        "p95_ratio_to_baseline": r.p95 / rows[0].p95 if rows[0].p95 else None,
                     }
-                    for r in rows
+                    for key, reps in rows.items()
+                    for r in reps
                 ],
+                "health": vars(health) | {"scenario": health.scenario.name} if health else None,
                 "api_rss_peak_bytes": rss,
                 "counts": counts,
                 "k6": summaries,
                 "failures": failures,
             },
             indent=2,
+            default=str,
         )
         + "\n"
     )
-    print(f"k6 summaries: {result_file.relative_to(ROOT)}")
+    print(f"results: {result_file.relative_to(ROOT)}")
     for failure in failures:
         print(f"FAILED: {failure}", file=sys.stderr)
     return 1 if failures else 0

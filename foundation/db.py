@@ -6,14 +6,17 @@ from sqlalchemy.ext import asyncio as sqlalchemy_asyncio
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 
-def make_engine(database_url: str, *, pool_size: int = 10) -> AsyncEngine:
+def make_engine(database_url: str, *, pool_size: int = 10, max_overflow: int = 10) -> AsyncEngine:
     # Looked up at call time, so the database instrumentation's wrapper (foundation.telemetry)
     # sees every engine made after tracing is configured.
     return sqlalchemy_asyncio.create_async_engine(
         database_url,
         pool_size=pool_size,
-        max_overflow=10,
-        pool_pre_ping=True,
+        max_overflow=max_overflow,
+        # No ping per checkout: it is a round trip on every transaction. A connection that died
+        # (PostgreSQL restarted) fails its statement instead, which is answered 503, and the
+        # disconnect invalidates the pool's older connections, so the next checkout is fresh.
+        pool_pre_ping=False,
         # A bounded connect so readiness and requests fail fast when PostgreSQL is down.
         connect_args={"connect_timeout": 5},
     )

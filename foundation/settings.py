@@ -75,6 +75,10 @@ class Settings(BaseSettings):
     temporal_address: str | None = Field(default=None, validation_alias="TEMPORAL_ADDRESS")
     temporal_namespace: str = "default"
     task_queue: str = "orders"
+    # The API's connections: enough for the requests one process serves at once, so a burst
+    # queues on the pool briefly instead of opening (and closing) connections per request.
+    api_db_pool_size: int = Field(default=20, gt=0)
+    api_db_max_overflow: int = Field(default=10, ge=0)
 
     # Ports used by `order-api run` for the embedded stack.
     postgres_port: int = 55432

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, literal, select, true, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -93,9 +93,42 @@ class IdempotencyRepository:
             },
             where=IdempotencyKey.expires_at <= now,
         ).returning(IdempotencyKey.id, IdempotencyKey.generation)
-        won = (await self._session.execute(claim)).first()
-        if won is not None:
-            return Claimed(key_id=won.id, generation=won.generation, order_id=None)
+        # The claim and a read of the key as it stood, in one statement: a replay, a reuse and a
+        # live claim are answered from it in one round trip. The read sees the statement's
+        # snapshot, so anything it cannot settle on its own is looked up again below, as before.
+        won = claim.cte("won")
+        stored = (
+            select(
+                IdempotencyKey.fingerprint,
+                IdempotencyKey.state,
+                IdempotencyKey.locked_until,
+                IdempotencyKey.expires_at,
+                IdempotencyKey.response_status,
+                IdempotencyKey.response_body,
+                IdempotencyKey.response_location,
+            )
+            .where(IdempotencyKey.principal == principal, IdempotencyKey.key == key)
+            .subquery("stored")
+        )
+        anchor = select(literal(1).label("one")).subquery("anchor")
+        found = (
+            await self._session.execute(
+                select(won.c.id, won.c.generation, stored).select_from(
+                    anchor.outerjoin(won, true()).outerjoin(stored, true())
+                )
+            )
+        ).one()
+        if found.id is not None:
+            return Claimed(key_id=found.id, generation=found.generation, order_id=None)
+        if found.state is not None and found.expires_at > now:
+            if found.fingerprint != fingerprint:
+                return Mismatch()
+            if found.state is KeyState.COMPLETED:
+                assert found.response_status is not None and found.response_body is not None
+                return Replay(found.response_status, found.response_body, found.response_location)
+            if found.locked_until > now:
+                wait = (found.locked_until - now).total_seconds()
+                return InFlight(retry_after_seconds=max(1, int(wait) + 1))
 
         existing = await self._session.scalar(
             select(IdempotencyKey).where(

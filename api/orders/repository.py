@@ -7,8 +7,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Row, select, tuple_
+from sqlalchemy import ColumnElement, Row, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import joinedload
 
 from api.orders.cursor import PagePosition
 from foundation.domain import OrderStatus
@@ -32,12 +33,18 @@ class OrderRepository:
         return {p.sku: p for p in rows}
 
     async def get(self, order_id: uuid.UUID) -> Order | None:
-        return await self._session.get(Order, order_id)
+        return await self._one_order(Order.id == order_id)
 
     async def get_for_customer(self, order_id: uuid.UUID, customer_id: str) -> Order | None:
-        return await self._session.scalar(
-            select(Order).where(Order.id == order_id, Order.customer_id == customer_id)
+        return await self._one_order(Order.id == order_id, Order.customer_id == customer_id)
+
+    async def _one_order(self, *where: ColumnElement[bool]) -> Order | None:
+        """The order with its items and history in one round trip (joined, not three selects):
+        an order has a handful of each, so the joined rows stay few."""
+        rows = await self._session.scalars(
+            select(Order).where(*where).options(joinedload(Order.items), joinedload(Order.history))
         )
+        return rows.unique().one_or_none()
 
     async def customer_page(
         self, where: OrderFilter, after: PagePosition | None, limit: int

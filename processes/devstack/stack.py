@@ -36,10 +36,10 @@ TEMPORAL_START_TIMEOUT_SECONDS = 60.0
 MIGRATE_TIMEOUT_SECONDS = 120.0
 # Ctrl-C must leave nothing running within 3 s: every child gets this long after one signal, which
 # leaves the rest for reaping the killed and for this process's own exit on a loaded machine.
-STOP_TIMEOUT_SECONDS = 2.3
+STOP_TIMEOUT_SECONDS = 2.0
 # Of that, the most the clients may take before PostgreSQL and Temporal are told to stop (they
 # usually go in well under a second; Temporal itself needs about two).
-CLIENT_STOP_SECONDS = 0.8
+CLIENT_STOP_SECONDS = 0.6
 POLL_SECONDS = 0.2
 # The server's header buffer also holds the request line; a long URL must not count as headers.
 REQUEST_LINE_ALLOWANCE_BYTES = 8 * 1024

@@ -8,7 +8,6 @@ from collections.abc import Iterator
 
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
-
 from starlette.routing import BaseRoute
 
 from api.main import create_app

@@ -1,4 +1,8 @@
-"""Typed request dependencies: settings, the session factory, the Temporal client, the listener."""
+"""Typed request dependencies: settings, the session factories, the Temporal client, the listener.
+
+All are `async def`: FastAPI runs a plain `def` dependency on a worker thread, which would cost
+a thread hop per dependency on every request for what is an attribute read.
+"""
 
 from __future__ import annotations
 
@@ -12,23 +16,28 @@ from api.status_changes import StatusChangeListener
 from foundation.settings import Settings
 
 
-def _settings(request: Request) -> Settings:
+async def _settings(request: Request) -> Settings:
     return request.app.state.settings  # type: ignore[no-any-return]
 
 
-def _session_factory(request: Request) -> async_sessionmaker[AsyncSession]:
+async def _session_factory(request: Request) -> async_sessionmaker[AsyncSession]:
     return request.app.state.session_factory  # type: ignore[no-any-return]
 
 
-def _temporal(request: Request) -> Client:
+async def _read_session_factory(request: Request) -> async_sessionmaker[AsyncSession]:
+    return request.app.state.read_session_factory  # type: ignore[no-any-return]
+
+
+async def _temporal(request: Request) -> Client:
     return request.app.state.temporal  # type: ignore[no-any-return]
 
 
-def _status_changes(request: Request) -> StatusChangeListener:
+async def _status_changes(request: Request) -> StatusChangeListener:
     return request.app.state.status_changes  # type: ignore[no-any-return]
 
 
 AppSettings = Annotated[Settings, Depends(_settings)]
 SessionFactory = Annotated[async_sessionmaker[AsyncSession], Depends(_session_factory)]
+ReadSessionFactory = Annotated[async_sessionmaker[AsyncSession], Depends(_read_session_factory)]
 TemporalClient = Annotated[Client, Depends(_temporal)]
 StatusChanges = Annotated[StatusChangeListener, Depends(_status_changes)]

@@ -24,7 +24,7 @@ from api.ratelimit import OrderRateLimiter
 from api.request_id import install_request_id
 from api.status_changes import StatusChangeListener
 from api.tracing import install_tracing
-from foundation.db import make_engine, make_session_factory
+from foundation.db import make_engine, make_read_session_factory, make_session_factory
 from foundation.payload_codec import EncryptionCodec
 from foundation.settings import LogFormat, Settings, get_settings, settings_or_exit
 from foundation.telemetry import configure_logging, configure_tracing
@@ -52,6 +52,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.token_verifier = TokenVerifier(settings)
         app.state.order_rate_limiter = OrderRateLimiter(settings.rate_limit_orders_per_minute)
         app.state.session_factory = make_session_factory(engine)
+        app.state.read_session_factory = make_read_session_factory(engine)
         app.state.temporal = await connect_temporal(settings, lazy=True)
         app.state.payload_codec = EncryptionCodec(settings.payload_keyring())
         app.state.status_changes = StatusChangeListener(settings.effective_database_url)

@@ -21,7 +21,7 @@ from simulators.settings import SimulatorSettings
 from simulators.storage import create_ledger, make_session_factory, open_ledger
 
 
-def _session_factory(request: Request) -> async_sessionmaker[AsyncSession]:
+async def _session_factory(request: Request) -> async_sessionmaker[AsyncSession]:
     return request.app.state.session_factory  # type: ignore[no-any-return]
 
 

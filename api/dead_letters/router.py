@@ -17,7 +17,7 @@ router = APIRouter(prefix="/dead-letters", tags=["dead letters"])
 MAX_ID = 2**63 - 1
 
 
-def _service(
+async def _service(
     settings: AppSettings, sessions: SessionFactory, temporal: TemporalClient
 ) -> DeadLetterService:
     return DeadLetterService(settings, sessions, temporal)

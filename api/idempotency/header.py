@@ -67,7 +67,7 @@ IDEMPOTENCY_KEY_DOC = (
 )
 
 
-def idempotency_key(
+async def idempotency_key(
     request: Request,
     # Declared for the contract only; the fields are read from the request, as FastAPI keeps
     # just the first of repeated ones.

@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 
 from api.auth import Principal
+from api.orders.schemas import OrderOut
 from api.orders.service import OrderService
 from api.problems import ProblemError
 from foundation.models import Order
@@ -33,3 +34,13 @@ async def visible_order(service: OrderService, raw_id: str, principal: Principal
     if order is None:
         raise order_not_found()
     return order
+
+
+async def visible_order_view(service: OrderService, raw_id: str, principal: Principal) -> OrderOut:
+    """Like `visible_order`, as the response GET /orders/{id} sends."""
+    view = await service.view(
+        parse_order_id(raw_id), principal.subject, is_admin=principal.is_admin
+    )
+    if view is None:
+        raise order_not_found()
+    return view

@@ -9,9 +9,15 @@ from fastapi.responses import JSONResponse, StreamingResponse
 
 from api.auth import OrderReader, OrderWriter, Principal
 from api.body import json_body, optional_json_body
-from api.dependencies import AppSettings, SessionFactory, StatusChanges, TemporalClient
+from api.dependencies import (
+    AppSettings,
+    ReadSessionFactory,
+    SessionFactory,
+    StatusChanges,
+    TemporalClient,
+)
 from api.idempotency.header import IdempotencyKeyHeader
-from api.orders.access import visible_order
+from api.orders.access import visible_order, visible_order_view
 from api.orders.cursor import PagePosition
 from api.orders.events import OrderEventStream
 from api.orders.repository import OrderFilter
@@ -31,16 +37,19 @@ from foundation.domain import Scope
 router = APIRouter(tags=["orders"])
 
 
-def _service(
-    settings: AppSettings, sessions: SessionFactory, temporal: TemporalClient
+async def _service(
+    settings: AppSettings,
+    sessions: SessionFactory,
+    reads: ReadSessionFactory,
+    temporal: TemporalClient,
 ) -> OrderService:
-    return OrderService(settings, sessions, temporal)
+    return OrderService(settings, sessions, temporal, reads=reads)
 
 
 Service = Annotated[OrderService, Depends(_service)]
 
 
-def _event_stream(
+async def _event_stream(
     settings: AppSettings, sessions: SessionFactory, listener: StatusChanges
 ) -> OrderEventStream:
     return OrderEventStream(settings, sessions, listener)
@@ -169,7 +178,7 @@ async def list_orders(
     responses={200: {"links": order_links(get=False)}, **problem_responses(401, 403, 404, 503)},
 )
 async def get_order(order_id: str, principal: OrderReader, service: Service) -> OrderOut:
-    return order_out(await visible_order(service, order_id, principal))
+    return await visible_order_view(service, order_id, principal)
 
 
 @router.get(

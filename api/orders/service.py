@@ -109,9 +109,13 @@ class OrderService:
         settings: Settings,
         sessions: async_sessionmaker[AsyncSession],
         temporal: Client,
+        *,
+        reads: async_sessionmaker[AsyncSession] | None = None,
     ) -> None:
         self._settings = settings
         self._sessions = sessions
+        # Single-statement reads need no transaction (see foundation.db); transactional by default.
+        self._reads = reads or sessions
         self._temporal = temporal
 
     def _keys(self, session: AsyncSession) -> IdempotencyRepository:
@@ -236,17 +240,25 @@ class OrderService:
             )
 
     async def get(self, order_id: uuid.UUID, customer: str, *, is_admin: bool) -> Order | None:
-        async with self._sessions() as session:
+        async with self._reads() as session:
             orders = OrderRepository(session)
             if is_admin:
                 return await orders.get(order_id)
             return await orders.get_for_customer(order_id, customer)
 
+    async def view(self, order_id: uuid.UUID, customer: str, *, is_admin: bool) -> OrderOut | None:
+        """The order as GET answers it: one statement, validated straight from its JSON."""
+        async with self._reads() as session:
+            found = await OrderRepository(session).view_json(
+                order_id, None if is_admin else customer
+            )
+        return None if found is None else OrderOut.model_validate_json(found)
+
     async def page(
         self, where: OrderFilter, after: PagePosition | None, limit: int
     ) -> tuple[list[OrderSummary], PagePosition | None]:
         """One page of a customer's orders, and where the next starts (None on the last)."""
-        async with self._sessions() as session:
+        async with self._reads() as session:
             rows = await OrderRepository(session).customer_page(where, after, limit + 1)
         items = [
             OrderSummary(

@@ -14,7 +14,7 @@ from api.responses import problem_responses
 router = APIRouter(tags=["products"])
 
 
-def _service(sessions: SessionFactory) -> ProductService:
+async def _service(sessions: SessionFactory) -> ProductService:
     return ProductService(sessions)
 
 

@@ -26,7 +26,7 @@ lint: $(VENV)/.installed
 	$(BIN)/hadolint Dockerfile
 	$(BIN)/actionlint
 
-# Re-record the workflow histories the replay test checks (only for intended breaking changes).
+# Re-record the current shape's workflow histories the replay test checks (tests/support.py).
 histories: $(VENV)/.installed
 	ORDER_API_RECORD_HISTORIES=1 $(BIN)/pytest --no-cov -q tests/integration/test_fulfillment_workflow.py
 

@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import psutil
 from temporalio.client import Client
 from temporalio.worker import Worker
 
@@ -51,6 +52,8 @@ class EngineResult:
     start_concurrency: int
     starts_per_second: float
     raw_workflow: BurstWindow
+    # The bench worker's CPU over both bursts: it is gone before anyone else could read it.
+    raw_worker_cpu_seconds: float
 
     def as_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -120,6 +123,10 @@ async def history_events_at(address: str, workflow_id: str) -> int:
     return await history_events(await Client.connect(address), workflow_id)
 
 
+def history_events_sync(address: str, workflow_id: str) -> int:
+    return asyncio.run(history_events_at(address, workflow_id))
+
+
 async def raw_workflow_rate(
     client: Client, task_queue: str, runs: int, concurrency: int, timeout: float
 ) -> BurstWindow:
@@ -146,8 +153,11 @@ async def raw_workflow_rate(
 
 
 @contextmanager
-def raw_worker(address: str, task_queue: str, log_file: Path) -> Iterator[subprocess.Popen[str]]:
-    """The bench-only worker in a process of its own, like the service's workers."""
+def raw_worker(
+    address: str, task_queue: str, log_file: Path, cpu_seconds: list[float]
+) -> Iterator[subprocess.Popen[str]]:
+    """The bench-only worker in a process of its own, like the service's workers; its CPU seconds
+    are left in `cpu_seconds[0]` when it stops."""
     with log_file.open("w") as log:
         process = subprocess.Popen(
             [sys.executable, str(Path(__file__).resolve()), "serve", address, task_queue],
@@ -165,6 +175,9 @@ def raw_worker(address: str, task_queue: str, log_file: Path) -> Iterator[subpro
                 raise RuntimeError(f"the raw worker did not start; see {log_file}")
         yield process
     finally:
+        with suppress(psutil.Error):
+            times = psutil.Process(process.pid).cpu_times()
+            cpu_seconds[0] = times.user + times.system
         process.terminate()
         try:
             process.wait(timeout=15)
@@ -179,7 +192,8 @@ async def measure_async(
     client = await Client.connect(address)
     task_queue = f"bench-raw-{uuid.uuid4().hex[:8]}"
     starts_per_second = await start_rate(client, task_queue, runs, concurrency)
-    with raw_worker(address, task_queue, work_dir / "raw_worker.log"):
+    worker_cpu = [0.0]
+    with raw_worker(address, task_queue, work_dir / "raw_worker.log", worker_cpu):
         # The trivial runs first, so the raw burst starts on an idle server.
         await wait_closed(client, "WorkflowType = 'BenchTrivial'", runs, timeout)
         window = await raw_workflow_rate(client, task_queue, runs, concurrency, timeout)
@@ -188,6 +202,7 @@ async def measure_async(
         start_concurrency=concurrency,
         starts_per_second=starts_per_second,
         raw_workflow=window,
+        raw_worker_cpu_seconds=worker_cpu[0],
     )
 
 

@@ -641,9 +641,7 @@ def fulfilment(
         customer,
         ORDER_BODY,
         orders=runs,
-        history_events=lambda workflow_id: asyncio.run(
-            engine.history_events_at(address, workflow_id)
-        ),
+        history_events=lambda workflow_id: engine.history_events_sync(address, workflow_id),
     )
     return raw, orders
 

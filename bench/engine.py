@@ -17,6 +17,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass
@@ -24,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import psutil
+from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 from temporalio.worker import Worker
 
@@ -125,6 +127,17 @@ async def history_events_at(address: str, workflow_id: str) -> int:
 
 def history_events_sync(address: str, workflow_id: str) -> int:
     return asyncio.run(history_events_at(address, workflow_id))
+
+
+async def _event_types(address: str, workflow_id: str) -> dict[str, int]:
+    client = await Client.connect(address)
+    history = await client.get_workflow_handle(workflow_id).fetch_history()
+    return dict(Counter(EventType.Name(event.event_type) for event in history.events))
+
+
+def history_event_types(address: str, workflow_id: str) -> dict[str, int]:
+    """How many events of each type a run's history holds: where a run's server work goes."""
+    return asyncio.run(_event_types(address, workflow_id))
 
 
 async def raw_workflow_rate(

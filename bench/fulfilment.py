@@ -83,6 +83,16 @@ def spent_per_run(
     }
 
 
+def _remembering(address: str, seen: list[str]) -> engine.HistoryCounter:
+    """Counts a run's history events and remembers which run, for a look at its event types."""
+
+    def count(workflow_id: str) -> int:
+        seen.append(workflow_id)
+        return engine.history_events_sync(address, workflow_id)
+
+    return count
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--orders", type=int, default=200)
@@ -105,6 +115,7 @@ def main() -> int:
             if args.profile is not None and rep == 0:
                 worker = next(p for p in _processes(stack) if _kind(p) == "service worker")
                 recording = Profiler(args.profile, worker.pid).recording("order_burst_worker")
+            seen: list[str] = []
             with recording:
                 orders = burst.measure(
                     stack.api_url,
@@ -113,9 +124,7 @@ def main() -> int:
                     customer,
                     ORDER_BODY,
                     orders=args.orders,
-                    history_events=lambda workflow_id: engine.history_events_sync(
-                        address, workflow_id
-                    ),
+                    history_events=_remembering(address, seen),
                 )
             after = cpu_seconds(stack)
             print("\n".join(burst.table_rows(raw, orders)), flush=True)
@@ -127,6 +136,7 @@ def main() -> int:
                 # Per three-activity workflow, the trivial starts before them included.
                 "cpu_ms_per_raw_workflow": raw_phase,
                 "cpu_ms_per_order": spent_per_run(between, after, args.orders),
+                "order_history": engine.history_event_types(address, seen[0]) if seen else None,
             } | burst.ratios(raw, orders)
             print(json.dumps(line), flush=True)
     finally:

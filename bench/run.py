@@ -35,6 +35,7 @@ import psycopg
 from temporalio.client import Client
 
 from processes.devstack.ports import free_port
+from workflows.order_fulfillment import WORKFLOW_NAME
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bare_app
@@ -589,9 +590,11 @@ class Profiler:
 
 
 async def count_workflows(client: Client) -> dict[str, int]:
-    counts = {"total": (await client.count_workflows()).count}
+    # Orders' workflows only: the raw bursts ran on the same server.
+    orders = f"WorkflowType = '{WORKFLOW_NAME}'"
+    counts = {"total": (await client.count_workflows(orders)).count}
     for status in ("Running", "Completed", "Failed"):
-        found = await client.count_workflows(f"ExecutionStatus = '{status}'")
+        found = await client.count_workflows(f"{orders} AND ExecutionStatus = '{status}'")
         counts[status.lower()] = found.count
     return counts
 

@@ -26,7 +26,7 @@ lint: $(VENV)/.installed
 	$(BIN)/hadolint Dockerfile
 	$(BIN)/actionlint
 
-# Re-record the workflow histories the replay test checks (only for intended breaking changes).
+# Re-record the current shape's workflow histories the replay test checks (tests/support.py).
 histories: $(VENV)/.installed
 	ORDER_API_RECORD_HISTORIES=1 $(BIN)/pytest --no-cov -q tests/integration/test_fulfillment_workflow.py
 
@@ -53,7 +53,7 @@ $(VENV)/.installed: requirements.lock pyproject.toml | $(BIN)/uv
 	touch $@
 
 # Speed and memory figures live here, as ratios to bare baselines from the same run, never in timed
-# tests. Starts a stack of its own on free ports; takes about six minutes (bench/README.md).
+# tests. Starts a stack of its own on free ports; takes five to eight minutes (bench/README.md).
 bench: $(VENV)/.installed
 	$(BIN)/python bench/run.py
 

@@ -35,9 +35,12 @@ import psycopg
 from temporalio.client import Client
 
 from processes.devstack.ports import free_port
+from workflows.order_fulfillment import WORKFLOW_NAME
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bare_app
+import burst
+import engine
 
 BENCH_DIR = Path(__file__).resolve().parent
 ROOT = BENCH_DIR.parent
@@ -408,7 +411,11 @@ def _quotient(value: float | None, base: float | None) -> float | None:
     return value / base if value is not None and base else None
 
 
-def ratios(medians: dict[str, dict[Target, Medians | None]]) -> dict[str, Any]:
+def ratios(
+    medians: dict[str, dict[Target, Medians | None]],
+    raw: engine.EngineResult | None = None,
+    orders: burst.BurstResult | None = None,
+) -> dict[str, Any]:
     def rps(pair: str, target: Target) -> float | None:
         found = medians[pair][target]
         return found.rps if found else None
@@ -428,12 +435,9 @@ def ratios(medians: dict[str, dict[Target, Medians | None]]) -> dict[str, Any]:
             rps("replay", Target.SERVICE), rps("replay", Target.BARE)
         ),
         "get_vs_bare_select": _quotient(rps("get", Target.SERVICE), rps("get", Target.BARE)),
-        "fulfillment_vs_raw_workflow": None,
-        "start_lag_p99_s": None,
+        **burst.ratios(raw, orders),
         "idle_pss_mb": None,
         "missing": {
-            "fulfillment_vs_raw_workflow": "no raw 3-activity workflow in the bench yet",
-            "start_lag_p99_s": "workflows start inside the request; no outbox relay to lag yet",
             "idle_pss_mb": "per-process PSS after load is not sampled yet",
         },
     }
@@ -586,9 +590,11 @@ class Profiler:
 
 
 async def count_workflows(client: Client) -> dict[str, int]:
-    counts = {"total": (await client.count_workflows()).count}
+    # Orders' workflows only: the raw bursts ran on the same server.
+    orders = f"WorkflowType = '{WORKFLOW_NAME}'"
+    counts = {"total": (await client.count_workflows(orders)).count}
     for status in ("Running", "Completed", "Failed"):
-        found = await client.count_workflows(f"ExecutionStatus = '{status}'")
+        found = await client.count_workflows(f"{orders} AND ExecutionStatus = '{status}'")
         counts[status.lower()] = found.count
     return counts
 
@@ -622,6 +628,27 @@ def count_orders(stack: BenchStack) -> dict[str, int]:
     return {"orders": int(row[0]), "workflow_start_unconfirmed": int(row[1])}
 
 
+def fulfilment(
+    stack: BenchStack, work_dir: Path, runs: int
+) -> tuple[engine.EngineResult, burst.BurstResult]:
+    """The raw Temporal start rate and three-activity workflow, then the order burst."""
+    address = f"{HOST}:{stack.ports.temporal}"
+    _say(f"raw Temporal: {runs} trivial starts, then {runs} three-activity workflows")
+    raw = engine.measure(address, work_dir, runs)
+    _say(f"order burst: {runs} orders, drained to COMPLETED")
+    customer = f"bench-burst-{uuid.uuid4().hex[:8]}"
+    orders = burst.measure(
+        stack.api_url,
+        stack.database_dsn,
+        stack.token(customer),
+        customer,
+        ORDER_BODY,
+        orders=runs,
+        history_events=lambda workflow_id: engine.history_events_sync(address, workflow_id),
+    )
+    return raw, orders
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--vus", type=int, default=32, help="virtual users per scenario")
@@ -632,6 +659,12 @@ def main(argv: list[str] | None = None) -> int:
         type=float,
         default=40.0,
         help="seconds to let the worker catch up with the new orders afterwards",
+    )
+    parser.add_argument(
+        "--burst",
+        type=int,
+        default=200,
+        help="workflows in each raw Temporal burst and orders in the order burst",
     )
     parser.add_argument(
         "--profile",
@@ -655,6 +688,8 @@ def main(argv: list[str] | None = None) -> int:
     failures: list[str] = []
     counts: dict[str, Any] = {}
     rss: dict[str, int] = {}
+    raw: engine.EngineResult | None = None
+    orders: burst.BurstResult | None = None
     try:
         _say(f"starting the stack in {data_dir} (API on {stack.api_url})")
         t0 = time.monotonic()
@@ -665,6 +700,9 @@ def main(argv: list[str] | None = None) -> int:
         bare.warm_up()
         token = stack.token("bench")
         order_id = warm_up(stack, token, run_id)
+        # Before the k6 scenarios: new orders at 32 VUs leave a backlog of workflows behind them,
+        # and these figures are of an idle engine.
+        raw, orders = fulfilment(stack, data_dir, args.burst)
         api = stack.api_process()
         sampler = RssSampler(api)
         profiler = Profiler(args.profile, api.pid) if args.profile else None
@@ -729,9 +767,10 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(data_dir, ignore_errors=True)
 
     medians = medians_by_pair(rows)
-    result_ratios = ratios(medians)
+    result_ratios = ratios(medians, raw, orders)
     if rows:
         print(table(medians, health))
+        print("\n".join(burst.table_rows(raw, orders)))
         print()
         print(
             "ratios: "
@@ -792,6 +831,8 @@ def main(argv: list[str] | None = None) -> int:
                 "health": vars(health) | {"scenario": health.scenario.name} if health else None,
                 "api_rss_peak_bytes": rss,
                 "counts": counts,
+                "engine": raw.as_json() if raw else None,
+                "order_burst": orders.as_json() if orders else None,
                 "k6": summaries,
                 "failures": failures,
             },

@@ -22,6 +22,7 @@ from pydantic import SecretStr
 from temporalio.client import WorkflowHandle
 
 from foundation.payload_keys import generate_keyring
+from workflows.order_fulfillment import LOCAL_STATUS_WRITES
 
 
 def order_body(**overrides: object) -> dict[str, object]:
@@ -65,6 +66,10 @@ SUITE_PAYLOAD_KEYS = SecretStr(
 )
 
 HISTORIES = Path(__file__).parent / "histories"
+# Runs of every shape the workflow's commands have had may still be in flight, so the histories of
+# each shape must keep replaying: the first shape's lie at the top, each later one's in a folder
+# named after the patch that introduced it, and `make histories` refreshes only the current one.
+CURRENT_HISTORIES = HISTORIES / LOCAL_STATUS_WRITES
 # `make histories` sets this to refresh the committed histories the replay test checks.
 RECORD_HISTORIES = os.environ.get("ORDER_API_RECORD_HISTORIES") == "1"
 
@@ -74,8 +79,8 @@ async def keep_history(handle: WorkflowHandle[Any, Any], name: str) -> None:
     if not RECORD_HISTORIES:
         return
     history = await handle.fetch_history()
-    HISTORIES.mkdir(exist_ok=True)
-    (HISTORIES / f"{name}.json").write_text(history.to_json() + "\n")
+    CURRENT_HISTORIES.mkdir(parents=True, exist_ok=True)
+    (CURRENT_HISTORIES / f"{name}.json").write_text(history.to_json() + "\n")
 
 
 def public_pem(private_key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey) -> str:

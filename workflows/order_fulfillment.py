@@ -2,8 +2,11 @@
 
 Deterministic: it only decides. Every side effect, including writing the order's status and
 the dead-letter row, is an activity, so a worker that dies mid-run changes nothing about how
-the run ends. It calls the activities by reference (their classes' methods), so it sits above
-activities/ in the layers; both speak workflows/contracts.py, which sits below both.
+the run ends. Status writes are local activities: they run in the workflow task that decided
+them, on the same worker, so a status costs the server a marker in the history rather than a
+task of its own (a retried write appends nothing twice: the transition id is the run's own).
+It calls the activities by reference (their classes' methods), so it sits above activities/ in
+the layers; both speak workflows/contracts.py, which sits below both.
 """
 
 from __future__ import annotations
@@ -38,6 +41,9 @@ with workflow.unsafe.imports_passed_through():
     from workflows.retry_policies import policy_for
 
 WORKFLOW_NAME = "OrderFulfillment"
+# Runs begun before status writes became local activities wrote each status with an activity
+# task; they replay, and go on, that way (tests/histories holds both shapes).
+LOCAL_STATUS_WRITES = "status-writes-as-local-activities"
 
 RequestT = TypeVar("RequestT", bound=BaseModel)
 ResultT = TypeVar("ResultT")
@@ -67,12 +73,14 @@ class OrderFulfillmentWorkflow:
         self._step_in_flight: workflow.ActivityHandle[Any] | None = None
         self._steps_begun: set[Step] = set()
         self._transitions = 0
+        self._local_status_writes = False
 
     # --- the run -------------------------------------------------------------------------
 
     @workflow.run
     async def run(self, order: OrderWorkflowInput) -> OrderWorkflowResult:
         self._order = order
+        self._local_status_writes = workflow.patched(LOCAL_STATUS_WRITES)
         result = OrderWorkflowResult(order_id=order.order_id, status=self._status)
         try:
             await self._reserve_stock()
@@ -208,16 +216,23 @@ class OrderFulfillmentWorkflow:
 
     async def _move_to(self, status: OrderStatus, reason: str, **extra: str) -> None:
         self._transitions += 1
-        await self._record(
-            OrderRecordActivities.record_transition,
-            Transition(
-                order_id=self._order.order_id,
-                to_status=status,
-                reason=reason,
-                transition_id=f"{workflow.info().run_id}/{self._transitions}",
-                **extra,
-            ),
+        transition = Transition(
+            order_id=self._order.order_id,
+            to_status=status,
+            reason=reason,
+            transition_id=f"{workflow.info().run_id}/{self._transitions}",
+            **extra,
         )
+        if self._local_status_writes:
+            policy = policy_for(self._order.retry_profile, Step.RECORD)
+            await workflow.execute_local_activity_method(
+                OrderRecordActivities.record_transition,
+                transition,
+                start_to_close_timeout=policy.start_to_close,
+                retry_policy=policy.retry,
+            )
+        else:
+            await self._record(OrderRecordActivities.record_transition, transition)
         self._status = status
         workflow.upsert_search_attributes([sa.ORDER_STATUS.value_set(status.value)])
 

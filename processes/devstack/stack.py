@@ -48,6 +48,8 @@ PR_SET_PDEATHSIG = 1
 # Two, so that while one is restarted after a crash (several seconds to import and connect on a
 # busy machine) the other keeps taking over its work: adrs/0004-retry-policies.md.
 WORKERS = 2
+# The one child that serves every simulated third party (simulators/serve.py).
+SIMULATORS = "simulators"
 
 
 class StackError(Exception):
@@ -139,14 +141,9 @@ class Simulator:
         return f"http://127.0.0.1:{self.port}"
 
     @property
-    def log_name(self) -> str:
-        return self.name.replace(" ", "-")
-
-    def command(self) -> list[str]:
-        return [
-            sys.executable, "-m", "uvicorn", self.app,
-            "--host", "127.0.0.1", "--port", str(self.port),
-        ]  # fmt: skip
+    def served(self) -> str:
+        """How simulators.serve is told to serve it: `module:app=port`."""
+        return f"{self.app}={self.port}"
 
     def ready(self) -> bool:
         try:
@@ -425,14 +422,19 @@ class Stack:
         return wanted
 
     def start_simulators(self) -> None:
-        """Before the worker, so its first activity finds them answering."""
+        """Before the worker, so its first activity finds them answering. One process serves
+        them all: a second would add some 70 MB of the same interpreter and libraries."""
         simulators = self.simulators()
-        env = self.simulator_env()
-        for simulator in simulators:
-            log_file = self.logs / f"{simulator.log_name}.log"
-            self.services.append(
-                ManagedProcess.start(simulator.name, simulator.command(), log_file, env)
+        if not simulators:
+            return
+        command = [
+            sys.executable, "-m", "simulators.serve", *(sim.served for sim in simulators),
+        ]  # fmt: skip
+        self.services.append(
+            ManagedProcess.start(
+                SIMULATORS, command, self.logs / "simulators.log", self.simulator_env()
             )
+        )
         for simulator in simulators:
             _wait_until(
                 simulator.ready,
@@ -598,7 +600,7 @@ class Stack:
             f"  Carrier      {self.settings.effective_carrier_url}",
             f"  Token        {_shown(order_api)} token --sub alice",
             f"  Logs         {_shown(self.logs)}/ (api, worker-1, worker-2, migrate, temporal,"
-            " payment-gateway, carrier)",
+            " simulators)",
             "Press Ctrl-C to stop.",
         ]
         _say("\n".join(lines))

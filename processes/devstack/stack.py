@@ -14,14 +14,14 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from types import FrameType
 from typing import IO, Protocol
-
-import httpx
 
 from foundation.settings import Settings
 from processes.devstack.ports import port_is_open
@@ -81,6 +81,17 @@ def log_tail(path: Path, lines: int = 20) -> str:
     except OSError:
         return "    (no log)"
     return "\n".join(f"    {line}" for line in text.splitlines()[-lines:]) or "    (empty log)"
+
+
+def answers_ok(url: str, timeout: float = 2.0) -> bool:
+    """A 200 from `url`. The standard library's client, not httpx: this process lives as long as
+    the stack, and httpx (with the command-line extras it loads when installed) would add some
+    10 MB to it for a health probe."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return int(response.status) == 200
+    except (OSError, ValueError):
+        return False
 
 
 def _die_with_supervisor() -> None:
@@ -146,10 +157,7 @@ class Simulator:
         return f"{self.app}={self.port}"
 
     def ready(self) -> bool:
-        try:
-            return httpx.get(f"{self.url}/health", timeout=2.0).status_code == 200
-        except httpx.HTTPError:
-            return False
+        return answers_ok(f"{self.url}/health")
 
 
 @dataclass
@@ -351,6 +359,7 @@ class Stack:
             "ORDER_API_PAYMENT_GATEWAY_URL": self.settings.effective_payment_gateway_url,
             "ORDER_API_CARRIER_URL": self.settings.effective_carrier_url,
             "PYTHONUNBUFFERED": "1",
+            "MALLOC_ARENA_MAX": str(self.settings.malloc_arena_max),
         }
 
     def simulator_env(self) -> dict[str, str]:
@@ -361,6 +370,14 @@ class Stack:
             **env,
             "ORDER_API_DATA_DIR": str(self.settings.data_dir.resolve()),
             "PYTHONUNBUFFERED": "1",
+            "MALLOC_ARENA_MAX": str(self.settings.malloc_arena_max),
+        }
+
+    def temporal_env(self) -> dict[str, str]:
+        return {
+            **os.environ,
+            "GOGC": str(self.settings.temporal_dev_gogc),
+            "GOMEMLIMIT": self.settings.temporal_dev_memory_limit,
         }
 
     def start(self) -> None:
@@ -504,7 +521,7 @@ class Stack:
         # Started here rather than with server.start(), so a Temporal that exits at once is
         # reported at once instead of after the whole port timeout.
         process = ManagedProcess.start(
-            "Temporal", server.command(), server.log_file, serves_others=True
+            "Temporal", server.command(), server.log_file, self.temporal_env(), serves_others=True
         )
         self.services.append(process)
         _wait_until(
@@ -516,10 +533,7 @@ class Stack:
         _say(f"  Temporal     {server.address}  (history in {_shown(db_file)})")
 
     def api_ready(self) -> bool:
-        try:
-            return httpx.get(f"{self.api_url}/health/ready", timeout=2.0).status_code == 200
-        except httpx.HTTPError:
-            return False
+        return answers_ok(f"{self.api_url}/health/ready")
 
     def supervise(self, keep_going: Callable[[], bool] = lambda: True) -> None:
         """Restart every child that dies, with backoff; StackError once one keeps failing."""

@@ -38,6 +38,10 @@ from processes.devstack.ports import free_port
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bare_app
+import cpu
+import memory
+import report
+from stack_parts import find_parts
 
 BENCH_DIR = Path(__file__).resolve().parent
 ROOT = BENCH_DIR.parent
@@ -49,6 +53,9 @@ STOP_TIMEOUT_SECONDS = 60.0
 WARMUP_REQUESTS = 20
 TREND_STATS = "avg,min,med,p(90),p(95),p(99),max"
 MIB = 1024 * 1024
+# After the load and the drain, before the stack's memory is read: the pools and caches it
+# keeps when idle, not the buffers of requests still finishing.
+IDLE_SECONDS = 5.0
 
 ORDER_BODY: dict[str, Any] = {
     "items": [{"sku": "GIZMO-3", "quantity": 1}],
@@ -655,6 +662,8 @@ def main(argv: list[str] | None = None) -> int:
     failures: list[str] = []
     counts: dict[str, Any] = {}
     rss: dict[str, int] = {}
+    cpu_by_run: dict[str, dict[str, Any]] = {}
+    idle_memory: dict[str, Any] = {}
     try:
         _say(f"starting the stack in {data_dir} (API on {stack.api_url})")
         t0 = time.monotonic()
@@ -682,6 +691,10 @@ def main(argv: list[str] | None = None) -> int:
             "DURATION": args.duration,
         }
 
+        def parts() -> list[Any]:
+            assert stack.process is not None
+            return find_parts(stack.process.pid, data_dir / "postgres")
+
         def measure(scenario: Scenario, rep: int, key: str) -> Row:
             sampler.current = scenario.name
             _say(f"k6: {scenario.label} (rep {rep + 1}), {args.vus} VUs for {args.duration}")
@@ -690,9 +703,10 @@ def main(argv: list[str] | None = None) -> int:
             recording: AbstractContextManager[None] = nullcontext()
             if profiler is not None and rep == 0 and scenario.target is Target.SERVICE:
                 recording = profiler.recording(scenario.name)
-            with recording:
+            with recording, cpu.measuring(parts) as cpu_use:
                 code, summary, output = run_k6(scenario, env, data_dir)
             summaries[f"{key}/{scenario.name}/{rep}"] = summary
+            cpu_by_run[f"{key}/{scenario.target}/{rep}"] = cpu_use
             if code != 0:
                 failures.append(f"{scenario.label}: k6 exited {code}\n{_tail(output, 40)}")
             return Row.from_summary(scenario, rep, summary, sampler.peaks.get(scenario.name, 0))
@@ -713,6 +727,9 @@ def main(argv: list[str] | None = None) -> int:
             **count_orders(stack),
             "workflows": asyncio.run(follow_fulfilment(stack.ports.temporal, args.drain)),
         }
+        _say(f"idling {IDLE_SECONDS:.0f}s, then reading each process's memory")
+        time.sleep(IDLE_SECONDS)
+        idle_memory = memory.as_json(memory.measure(parts()), IDLE_SECONDS)
     except Exception as exc:
         failures.append(f"bench aborted: {exc}")
     finally:
@@ -730,6 +747,8 @@ def main(argv: list[str] | None = None) -> int:
 
     medians = medians_by_pair(rows)
     result_ratios = ratios(medians)
+    if idle_memory:
+        memory.record_idle_pss(result_ratios, idle_memory)
     if rows:
         print(table(medians, health))
         print()
@@ -741,6 +760,9 @@ def main(argv: list[str] | None = None) -> int:
             f"API peak RSS: {max(rss.values(), default=0) / MIB:.1f} MiB "
             f"(after warm-up, before load: {rss.get('idle', 0) / MIB:.1f} MiB)"
         )
+    if idle_memory:
+        print()
+        print(memory.table(idle_memory))
     if counts:
         flow = counts["workflows"]
         at_end, after = flow["at_end_of_load"], flow["after_drain"]
@@ -763,6 +785,7 @@ def main(argv: list[str] | None = None) -> int:
         json.dumps(
             {
                 "started_at": started_at.isoformat(),
+                "machine": report.machine(),
                 "cpus": os.cpu_count(),
                 "vus": args.vus,
                 "duration": args.duration,
@@ -792,6 +815,8 @@ def main(argv: list[str] | None = None) -> int:
                 "health": vars(health) | {"scenario": health.scenario.name} if health else None,
                 "api_rss_peak_bytes": rss,
                 "counts": counts,
+                "memory": idle_memory,
+                "cpu": cpu_by_run,
                 "k6": summaries,
                 "failures": failures,
             },
@@ -801,6 +826,9 @@ def main(argv: list[str] | None = None) -> int:
         + "\n"
     )
     print(f"results: {result_file.relative_to(ROOT)}")
+    # From the file, so the report shows exactly what a kept result holds.
+    shown = str(result_file.relative_to(ROOT))
+    print(f"report: {report.write(json.loads(result_file.read_text()), shown).relative_to(ROOT)}")
     for failure in failures:
         print(f"FAILED: {failure}", file=sys.stderr)
     return 1 if failures else 0

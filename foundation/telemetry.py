@@ -22,8 +22,6 @@ from typing import Any, cast
 
 from opentelemetry import trace
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
-from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import (
@@ -224,7 +222,12 @@ def instrument_clients_and_database() -> None:
     """Spans for every outgoing httpx request and SQL statement (engines made from now on).
 
     Each instrumentor is a singleton that ignores a second call, so this is safe to repeat.
+    Imported here: they load httpx and SQLAlchemy, some 30 MB that a process importing this
+    module only for its logging or the Temporal client's tracer would otherwise carry.
     """
+    from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
+    from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
+
     HTTPXClientInstrumentor().instrument()
     # Its declared range stops below SQLAlchemy 2.1, whose engine events it hooks are unchanged;
     # tests/integration/test_tracing.py shows the statement spans arriving.

@@ -79,6 +79,10 @@ class Settings(BaseSettings):
     # queues on the pool briefly instead of opening (and closing) connections per request.
     api_db_pool_size: int = Field(default=20, gt=0)
     api_db_max_overflow: int = Field(default=10, ge=0)
+    # Each worker's: its activities hold a connection for one short transaction, so a few serve
+    # it, and every idle pooled connection is a PostgreSQL backend of some 3 MB (bench/report.md).
+    worker_db_pool_size: int = Field(default=5, gt=0)
+    worker_db_max_overflow: int = Field(default=5, ge=0)
 
     # The memory of the processes `order-api run` starts (bench/report.md has the figures).
     # glibc gives each thread that allocates an arena of its own, up to eight per core; the

@@ -134,3 +134,9 @@ def test_cpu_of_a_process_started_during_the_scenario_counts_from_zero() -> None
     cores = cores_by_part({1: 10.0, 2: 1.0}, {1: 15.0, 2: 2.0, 3: 1.0}, parts, wall=10.0)
 
     assert cores == {"API": 0.5, "PostgreSQL": 0.2}
+
+
+def test_the_memory_line_says_how_many_workflows_were_still_running() -> None:
+    busy = results() | {"counts": {"workflows": {"after_drain": {"running": 404}}}}
+
+    assert "with 404 workflows still running" in render(busy, "r.json")

@@ -8,6 +8,7 @@ counts k6, the bare app and anything else running on the machine.
 
 from __future__ import annotations
 
+import resource
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
@@ -22,6 +23,12 @@ def _cpu_seconds(pid: int) -> float | None:
         times = psutil.Process(pid).cpu_times()
         return float(times.user + times.system)
     return None
+
+
+def _waited_children_seconds() -> float:
+    """CPU of this process's children that have been waited for: k6, once its run returns."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return float(usage.ru_utime + usage.ru_stime)
 
 
 def _machine_busy_seconds() -> float:
@@ -43,10 +50,12 @@ def cores_by_part(
 @contextmanager
 def measuring(find: Callable[[], list[Part]]) -> Iterator[dict[str, Any]]:
     """Yields a dict filled, when the block ends, with `wall_seconds`, `machine_busy_cores`,
-    `cpus` and `cores` (by part)."""
+    `cpus`, `cores` (by part) and `load_generator_cores` (the children this process ran and
+    waited for in the block: k6)."""
     result: dict[str, Any] = {}
     before = {m.pid: s for p in find() for m in p.members if (s := _cpu_seconds(m.pid)) is not None}
     busy_before, started = _machine_busy_seconds(), time.monotonic()
+    children_before = _waited_children_seconds()
     try:
         yield result
     finally:
@@ -60,4 +69,7 @@ def measuring(find: Callable[[], list[Part]]) -> Iterator[dict[str, Any]]:
             cpus=psutil.cpu_count(),
             machine_busy_cores=(_machine_busy_seconds() - busy_before) / wall if wall else 0.0,
             cores=cores_by_part(before, after, parts, wall),
+            load_generator_cores=(_waited_children_seconds() - children_before) / wall
+            if wall
+            else 0.0,
         )

@@ -162,6 +162,15 @@ def limit_of_path(label: str, cpu: dict[str, Any], requests: float | None) -> st
     top_name, top_used = ranked[0] if ranked else ("no part", 0.0)
     if busy >= SATURATED_CORES * cpus:
         verdict = f"the machine: {busy:.2f} of its {cpus} cores were busy"
+        k6 = cpu.get("load_generator_cores")
+        if isinstance(k6, int | float):
+            # Whatever neither k6 nor the stack used ran beside the bench: the bare app, the
+            # bench itself, or other work on the machine.
+            stack = sum(cores.values())
+            verdict += (
+                f" (the stack {stack:.2f}, k6 {k6:.2f}, everything else "
+                f"{max(busy - stack - k6, 0.0):.2f})"
+            )
     elif top_used >= SATURATED_CORES:
         verdict = f"{top_name}, at {top_used:.2f} cores"
     else:

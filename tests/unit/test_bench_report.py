@@ -140,3 +140,17 @@ def test_the_memory_line_says_how_many_workflows_were_still_running() -> None:
     busy = results() | {"counts": {"workflows": {"after_drain": {"running": 404}}}}
 
     assert "with 404 workflows still running" in render(busy, "r.json")
+
+
+def test_a_busy_machine_is_split_into_the_stack_k6_and_everything_else() -> None:
+    cpu = {
+        "wall_seconds": 10.0,
+        "cpus": 2,
+        "machine_busy_cores": 1.9,
+        "load_generator_cores": 0.6,
+        "cores": {"API": 0.7, "PostgreSQL": 0.3},
+    }
+
+    line = limit_of_path("x", cpu, None)
+
+    assert "(the stack 1.00, k6 0.60, everything else 0.30)" in line

@@ -8,6 +8,8 @@ postmaster and every backend summed, its processes broken down by kind.
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Iterable, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
@@ -16,6 +18,7 @@ from typing import Any
 
 import psutil
 from stack_parts import Member, Part, Role, find_parts
+from temporalio.client import Client
 
 MIB = 1024 * 1024
 
@@ -108,13 +111,35 @@ def measure_stack(supervisor_pid: int, postgres_data_dir: Path | None) -> list[H
     return measure(find_parts(supervisor_pid, postgres_data_dir))
 
 
+async def _running_workflows(client: Client) -> int:
+    return (await client.count_workflows("ExecutionStatus = 'Running'")).count
+
+
+async def _wait_for_workflows(temporal_address: str, timeout: float) -> int:
+    client = await Client.connect(temporal_address)
+    deadline = time.monotonic() + timeout
+    running = await _running_workflows(client)
+    while running and time.monotonic() < deadline:
+        await asyncio.sleep(2)
+        running = await _running_workflows(client)
+    return running
+
+
+def wait_until_idle(temporal_address: str, timeout: float) -> int:
+    """Waits, up to `timeout` seconds, until no workflow runs: memory read while the workers
+    still fulfil orders is memory in use, not what the stack keeps when idle. Returns how many
+    were still running."""
+    return asyncio.run(_wait_for_workflows(temporal_address, timeout))
+
+
 def total_pss_mb(found: Iterable[Holding]) -> float:
     return sum(h.pss for h in found) / MIB
 
 
-def as_json(found: Sequence[Holding], idle_seconds: float) -> dict[str, Any]:
+def as_json(found: Sequence[Holding], idle_seconds: float, still_running: int) -> dict[str, Any]:
     return {
         "idle_seconds": idle_seconds,
+        "workflows_still_running": still_running,
         "total_pss_mb": total_pss_mb(found),
         "parts": [h.as_json() for h in found],
     }

@@ -212,12 +212,13 @@ def limits_section(results: dict[str, Any]) -> list[str]:
     parts = memory.get("parts") or []
     if parts:
         largest = ", ".join(f"{p['name']} {p['pss_mb']:.0f} MB" for p in parts[:3])
-        running = ((flow.get("after_drain") or {}).get("running")) if flow else None
-        still = f", with {running} workflows still running" if running else ""
+        running = memory.get("workflows_still_running")
+        still = f", with {running} workflows still running" if running else ", no workflow running"
         lines.append(
             f"- **memory**: {memory.get('total_pss_mb', 0.0):.0f} MB PSS in "
             f"{sum(p['processes'] for p in parts)} processes, "
-            f"{memory.get('idle_seconds', 0):.0f} s after the load and the drain{still}; "
+            f"{memory.get('idle_seconds', 0):.0f} s after the load and the wait for the "
+            f"workflows{still}; "
             f"the largest parts: {largest}."
         )
     return lines or ["- No scenario was measured in this run."]

@@ -137,9 +137,11 @@ def test_cpu_of_a_process_started_during_the_scenario_counts_from_zero() -> None
 
 
 def test_the_memory_line_says_how_many_workflows_were_still_running() -> None:
-    busy = results() | {"counts": {"workflows": {"after_drain": {"running": 404}}}}
+    busy = results()
+    busy["memory"]["workflows_still_running"] = 404
 
     assert "with 404 workflows still running" in render(busy, "r.json")
+    assert "no workflow running" in render(results(), "r.json")
 
 
 def test_a_busy_machine_is_split_into_the_stack_k6_and_everything_else() -> None:

@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import re
+import sys
 from collections.abc import Callable, Mapping
 from contextvars import ContextVar
 from datetime import UTC, datetime
@@ -219,19 +220,24 @@ def configure_tracing(service_name: str, *, export_to_console: bool) -> None:
 
 
 def instrument_clients_and_database() -> None:
-    """Spans for every outgoing httpx request and SQL statement (engines made from now on).
+    """Spans for every outgoing httpx request and SQL statement (engines made from now on), for
+    whichever of the two libraries this process has loaded.
 
-    Each instrumentor is a singleton that ignores a second call, so this is safe to repeat.
-    Imported here: they load httpx and SQLAlchemy, some 30 MB that a process importing this
-    module only for its logging or the Temporal client's tracer would otherwise carry.
+    Instrumenting a library loads it: a process that speaks to PostgreSQL through psycopg alone
+    would carry SQLAlchemy and httpx, some 30 MB, for spans it never makes. The API and the
+    worker import both before they configure tracing. Each instrumentor is a singleton that
+    ignores a second call, so this is safe to repeat.
     """
-    from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
-    from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
+    if "httpx" in sys.modules:
+        from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
 
-    HTTPXClientInstrumentor().instrument()
-    # Its declared range stops below SQLAlchemy 2.1, whose engine events it hooks are unchanged;
-    # tests/integration/test_tracing.py shows the statement spans arriving.
-    SQLAlchemyInstrumentor().instrument(skip_dep_check=True)
+        HTTPXClientInstrumentor().instrument()
+    if "sqlalchemy" in sys.modules:
+        from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
+
+        # Its declared range stops below SQLAlchemy 2.1, whose engine events it hooks are
+        # unchanged; tests/integration/test_tracing.py shows the statement spans arriving.
+        SQLAlchemyInstrumentor().instrument(skip_dep_check=True)
 
 
 def tracer() -> trace.Tracer:

@@ -40,7 +40,11 @@ from workflows.order_fulfillment import WORKFLOW_NAME
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bare_app
 import burst
+import cpu
 import engine
+import memory
+import report
+from stack_parts import find_parts
 
 BENCH_DIR = Path(__file__).resolve().parent
 ROOT = BENCH_DIR.parent
@@ -52,6 +56,11 @@ STOP_TIMEOUT_SECONDS = 60.0
 WARMUP_REQUESTS = 20
 TREND_STATS = "avg,min,med,p(90),p(95),p(99),max"
 MIB = 1024 * 1024
+# After the load and the drain, before the stack's memory is read: the pools and caches it
+# keeps when idle, not the buffers of requests still finishing.
+IDLE_SECONDS = 5.0
+# The most the bench waits, after the drain, for the last workflows before reading memory.
+IDLE_WAIT_SECONDS = 90.0
 
 ORDER_BODY: dict[str, Any] = {
     "items": [{"sku": "GIZMO-3", "quantity": 1}],
@@ -690,6 +699,8 @@ def main(argv: list[str] | None = None) -> int:
     rss: dict[str, int] = {}
     raw: engine.EngineResult | None = None
     orders: burst.BurstResult | None = None
+    cpu_by_run: dict[str, dict[str, Any]] = {}
+    idle_memory: dict[str, Any] = {}
     try:
         _say(f"starting the stack in {data_dir} (API on {stack.api_url})")
         t0 = time.monotonic()
@@ -720,6 +731,10 @@ def main(argv: list[str] | None = None) -> int:
             "DURATION": args.duration,
         }
 
+        def parts() -> list[Any]:
+            assert stack.process is not None
+            return find_parts(stack.process.pid, data_dir / "postgres")
+
         def measure(scenario: Scenario, rep: int, key: str) -> Row:
             sampler.current = scenario.name
             _say(f"k6: {scenario.label} (rep {rep + 1}), {args.vus} VUs for {args.duration}")
@@ -728,9 +743,10 @@ def main(argv: list[str] | None = None) -> int:
             recording: AbstractContextManager[None] = nullcontext()
             if profiler is not None and rep == 0 and scenario.target is Target.SERVICE:
                 recording = profiler.recording(scenario.name)
-            with recording:
+            with recording, cpu.measuring(parts) as cpu_use:
                 code, summary, output = run_k6(scenario, env, data_dir)
             summaries[f"{key}/{scenario.name}/{rep}"] = summary
+            cpu_by_run[f"{key}/{scenario.target}/{rep}"] = cpu_use
             if code != 0:
                 failures.append(f"{scenario.label}: k6 exited {code}\n{_tail(output, 40)}")
             return Row.from_summary(scenario, rep, summary, sampler.peaks.get(scenario.name, 0))
@@ -751,6 +767,13 @@ def main(argv: list[str] | None = None) -> int:
             **count_orders(stack),
             "workflows": asyncio.run(follow_fulfilment(stack.ports.temporal, args.drain)),
         }
+        # The bare app is no part of the stack; its connections would count in PostgreSQL.
+        bare.stop()
+        _say(f"waiting up to {IDLE_WAIT_SECONDS:.0f}s for the workflows to finish")
+        running = memory.wait_until_idle(f"{HOST}:{stack.ports.temporal}", IDLE_WAIT_SECONDS)
+        _say(f"idling {IDLE_SECONDS:.0f}s, then reading each process's memory")
+        time.sleep(IDLE_SECONDS)
+        idle_memory = memory.as_json(memory.measure(parts()), IDLE_SECONDS, running)
     except Exception as exc:
         failures.append(f"bench aborted: {exc}")
     finally:
@@ -768,6 +791,8 @@ def main(argv: list[str] | None = None) -> int:
 
     medians = medians_by_pair(rows)
     result_ratios = ratios(medians, raw, orders)
+    if idle_memory:
+        memory.record_idle_pss(result_ratios, idle_memory)
     if rows:
         print(table(medians, health))
         print("\n".join(burst.table_rows(raw, orders)))
@@ -780,6 +805,9 @@ def main(argv: list[str] | None = None) -> int:
             f"API peak RSS: {max(rss.values(), default=0) / MIB:.1f} MiB "
             f"(after warm-up, before load: {rss.get('idle', 0) / MIB:.1f} MiB)"
         )
+    if idle_memory:
+        print()
+        print(memory.table(idle_memory))
     if counts:
         flow = counts["workflows"]
         at_end, after = flow["at_end_of_load"], flow["after_drain"]
@@ -802,6 +830,7 @@ def main(argv: list[str] | None = None) -> int:
         json.dumps(
             {
                 "started_at": started_at.isoformat(),
+                "machine": report.machine(),
                 "cpus": os.cpu_count(),
                 "vus": args.vus,
                 "duration": args.duration,
@@ -833,6 +862,8 @@ def main(argv: list[str] | None = None) -> int:
                 "counts": counts,
                 "engine": raw.as_json() if raw else None,
                 "order_burst": orders.as_json() if orders else None,
+                "memory": idle_memory,
+                "cpu": cpu_by_run,
                 "k6": summaries,
                 "failures": failures,
             },
@@ -842,6 +873,9 @@ def main(argv: list[str] | None = None) -> int:
         + "\n"
     )
     print(f"results: {result_file.relative_to(ROOT)}")
+    # From the file, so the report shows exactly what a kept result holds.
+    shown = str(result_file.relative_to(ROOT))
+    print(f"report: {report.write(json.loads(result_file.read_text()), shown).relative_to(ROOT)}")
     for failure in failures:
         print(f"FAILED: {failure}", file=sys.stderr)
     return 1 if failures else 0

@@ -79,6 +79,20 @@ class Settings(BaseSettings):
     # queues on the pool briefly instead of opening (and closing) connections per request.
     api_db_pool_size: int = Field(default=20, gt=0)
     api_db_max_overflow: int = Field(default=10, ge=0)
+    # Each worker's: its activities hold a connection for one short transaction, so a few serve
+    # it, and every idle pooled connection is a PostgreSQL backend of some 3 MB (bench/report.md).
+    worker_db_pool_size: int = Field(default=5, gt=0)
+    worker_db_max_overflow: int = Field(default=5, ge=0)
+
+    # The memory of the processes `order-api run` starts (bench/report.md has the figures).
+    # glibc gives each thread that allocates an arena of its own, up to eight per core; the
+    # Temporal SDK's and the database driver's threads keep a few mostly empty ones alive.
+    malloc_arena_max: int = Field(default=2, gt=0)
+    # The embedded Temporal dev server is a Go program that keeps up to twice its live heap
+    # (GOGC=100). A lower GOGC collects sooner; the soft limit (GOMEMLIMIT syntax) makes it hand
+    # memory back to the system once it is passed, at the price of more collection under load.
+    temporal_dev_gogc: int = Field(default=50, gt=0)
+    temporal_dev_memory_limit: str = Field(default="160MiB", pattern=r"^[0-9]+(B|KiB|MiB|GiB)$")
 
     # Ports used by `order-api run` for the embedded stack.
     postgres_port: int = 55432

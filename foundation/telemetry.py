@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import re
+import sys
 from collections.abc import Callable, Mapping
 from contextvars import ContextVar
 from datetime import UTC, datetime
@@ -22,8 +23,6 @@ from typing import Any, cast
 
 from opentelemetry import trace
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
-from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import (
@@ -221,14 +220,24 @@ def configure_tracing(service_name: str, *, export_to_console: bool) -> None:
 
 
 def instrument_clients_and_database() -> None:
-    """Spans for every outgoing httpx request and SQL statement (engines made from now on).
+    """Spans for every outgoing httpx request and SQL statement (engines made from now on), for
+    whichever of the two libraries this process has loaded.
 
-    Each instrumentor is a singleton that ignores a second call, so this is safe to repeat.
+    Instrumenting a library loads it: a process that speaks to PostgreSQL through psycopg alone
+    would carry SQLAlchemy and httpx, some 30 MB, for spans it never makes. The API and the
+    worker import both before they configure tracing. Each instrumentor is a singleton that
+    ignores a second call, so this is safe to repeat.
     """
-    HTTPXClientInstrumentor().instrument()
-    # Its declared range stops below SQLAlchemy 2.1, whose engine events it hooks are unchanged;
-    # tests/integration/test_tracing.py shows the statement spans arriving.
-    SQLAlchemyInstrumentor().instrument(skip_dep_check=True)
+    if "httpx" in sys.modules:
+        from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
+
+        HTTPXClientInstrumentor().instrument()
+    if "sqlalchemy" in sys.modules:
+        from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
+
+        # Its declared range stops below SQLAlchemy 2.1, whose engine events it hooks are
+        # unchanged; tests/integration/test_tracing.py shows the statement spans arriving.
+        SQLAlchemyInstrumentor().instrument(skip_dep_check=True)
 
 
 def tracer() -> trace.Tracer:

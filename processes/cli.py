@@ -7,10 +7,12 @@ import sys
 
 from foundation.domain import Scope
 from foundation.settings import settings_or_exit
-from foundation.tokens import DEFAULT_SCOPES, mint_dev_token
 
 
 def _token(args: argparse.Namespace) -> int:
+    # Imported here: `order-api run` stays up for the whole session and never signs a token.
+    from foundation.tokens import DEFAULT_SCOPES, mint_dev_token
+
     # Exactly the scopes asked for, so read-only and admin-only tokens can be minted too.
     scopes = list(dict.fromkeys(args.scope)) or list(DEFAULT_SCOPES)
     try:

@@ -86,7 +86,11 @@ async def fulfillment_worker(
 
 
 async def run_worker(settings: Settings) -> None:
-    engine = make_engine(settings.effective_database_url)
+    engine = make_engine(
+        settings.effective_database_url,
+        pool_size=settings.worker_db_pool_size,
+        max_overflow=settings.worker_db_max_overflow,
+    )
     sessions = make_session_factory(engine)
     with serve_worker_metrics(
         settings.worker_metrics_host, settings.worker_metrics_port

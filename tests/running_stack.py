@@ -36,8 +36,7 @@ CHILD_LOGS = {
     "worker-2": "worker-2.log",
     "API": "api.log",
     "Temporal": "temporal.log",
-    "payment gateway": "payment-gateway.log",
-    "carrier": "carrier.log",
+    "simulators": "simulators.log",
 }
 
 

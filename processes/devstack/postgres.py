@@ -70,6 +70,9 @@ class EmbeddedPostgres:
             # TCP only: a socket path under a deep data dir can exceed the Unix path limit.
             "unix_socket_directories = ''",
             "max_connections = 200",
+            # Synchronous reads instead of PostgreSQL 18's default pool of I/O worker processes:
+            # on a dev machine they hold memory and add nothing the load here needs.
+            "io_method = 'sync'",
         ]
         if not self.durable:
             # Test databases are thrown away; skipping fsync makes the suite much faster.

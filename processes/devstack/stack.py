@@ -14,14 +14,14 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from types import FrameType
 from typing import IO, Protocol
-
-import httpx
 
 from foundation.settings import Settings
 from processes.devstack.ports import port_is_open
@@ -48,6 +48,8 @@ PR_SET_PDEATHSIG = 1
 # Two, so that while one is restarted after a crash (several seconds to import and connect on a
 # busy machine) the other keeps taking over its work: adrs/0004-retry-policies.md.
 WORKERS = 2
+# The one child that serves every simulated third party (simulators/serve.py).
+SIMULATORS = "simulators"
 
 
 class StackError(Exception):
@@ -79,6 +81,17 @@ def log_tail(path: Path, lines: int = 20) -> str:
     except OSError:
         return "    (no log)"
     return "\n".join(f"    {line}" for line in text.splitlines()[-lines:]) or "    (empty log)"
+
+
+def answers_ok(url: str, timeout: float = 2.0) -> bool:
+    """A 200 from `url`. The standard library's client, not httpx: this process lives as long as
+    the stack, and httpx (with the command-line extras it loads when installed) would add some
+    10 MB to it for a health probe."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return int(response.status) == 200
+    except (OSError, ValueError):
+        return False
 
 
 def _die_with_supervisor() -> None:
@@ -139,20 +152,12 @@ class Simulator:
         return f"http://127.0.0.1:{self.port}"
 
     @property
-    def log_name(self) -> str:
-        return self.name.replace(" ", "-")
-
-    def command(self) -> list[str]:
-        return [
-            sys.executable, "-m", "uvicorn", self.app,
-            "--host", "127.0.0.1", "--port", str(self.port),
-        ]  # fmt: skip
+    def served(self) -> str:
+        """How simulators.serve is told to serve it: `module:app=port`."""
+        return f"{self.app}={self.port}"
 
     def ready(self) -> bool:
-        try:
-            return httpx.get(f"{self.url}/health", timeout=2.0).status_code == 200
-        except httpx.HTTPError:
-            return False
+        return answers_ok(f"{self.url}/health")
 
 
 @dataclass
@@ -354,6 +359,7 @@ class Stack:
             "ORDER_API_PAYMENT_GATEWAY_URL": self.settings.effective_payment_gateway_url,
             "ORDER_API_CARRIER_URL": self.settings.effective_carrier_url,
             "PYTHONUNBUFFERED": "1",
+            "MALLOC_ARENA_MAX": str(self.settings.malloc_arena_max),
         }
 
     def simulator_env(self) -> dict[str, str]:
@@ -364,6 +370,14 @@ class Stack:
             **env,
             "ORDER_API_DATA_DIR": str(self.settings.data_dir.resolve()),
             "PYTHONUNBUFFERED": "1",
+            "MALLOC_ARENA_MAX": str(self.settings.malloc_arena_max),
+        }
+
+    def temporal_env(self) -> dict[str, str]:
+        return {
+            **os.environ,
+            "GOGC": str(self.settings.temporal_dev_gogc),
+            "GOMEMLIMIT": self.settings.temporal_dev_memory_limit,
         }
 
     def start(self) -> None:
@@ -425,14 +439,19 @@ class Stack:
         return wanted
 
     def start_simulators(self) -> None:
-        """Before the worker, so its first activity finds them answering."""
+        """Before the worker, so its first activity finds them answering. One process serves
+        them all: a second would add some 70 MB of the same interpreter and libraries."""
         simulators = self.simulators()
-        env = self.simulator_env()
-        for simulator in simulators:
-            log_file = self.logs / f"{simulator.log_name}.log"
-            self.services.append(
-                ManagedProcess.start(simulator.name, simulator.command(), log_file, env)
+        if not simulators:
+            return
+        command = [
+            sys.executable, "-m", "simulators.serve", *(sim.served for sim in simulators),
+        ]  # fmt: skip
+        self.services.append(
+            ManagedProcess.start(
+                SIMULATORS, command, self.logs / "simulators.log", self.simulator_env()
             )
+        )
         for simulator in simulators:
             _wait_until(
                 simulator.ready,
@@ -502,7 +521,7 @@ class Stack:
         # Started here rather than with server.start(), so a Temporal that exits at once is
         # reported at once instead of after the whole port timeout.
         process = ManagedProcess.start(
-            "Temporal", server.command(), server.log_file, serves_others=True
+            "Temporal", server.command(), server.log_file, self.temporal_env(), serves_others=True
         )
         self.services.append(process)
         _wait_until(
@@ -514,10 +533,7 @@ class Stack:
         _say(f"  Temporal     {server.address}  (history in {_shown(db_file)})")
 
     def api_ready(self) -> bool:
-        try:
-            return httpx.get(f"{self.api_url}/health/ready", timeout=2.0).status_code == 200
-        except httpx.HTTPError:
-            return False
+        return answers_ok(f"{self.api_url}/health/ready")
 
     def supervise(self, keep_going: Callable[[], bool] = lambda: True) -> None:
         """Restart every child that dies, with backoff; StackError once one keeps failing."""
@@ -598,7 +614,7 @@ class Stack:
             f"  Carrier      {self.settings.effective_carrier_url}",
             f"  Token        {_shown(order_api)} token --sub alice",
             f"  Logs         {_shown(self.logs)}/ (api, worker-1, worker-2, migrate, temporal,"
-            " payment-gateway, carrier)",
+            " simulators)",
             "Press Ctrl-C to stop.",
         ]
         _say("\n".join(lines))

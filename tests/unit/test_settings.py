@@ -125,3 +125,14 @@ def test_the_retry_profile_defaults_to_production_in_production_and_demo_in_dev(
 
     assert RetryProfile(production.effective_retry_profile) is RetryProfile.PRODUCTION
     assert RetryProfile(Settings().effective_retry_profile) is RetryProfile.DEMO
+
+
+@pytest.mark.parametrize("limit", ["160", "160MB", "lots", "-1MiB"])
+def test_the_dev_temporal_memory_limit_must_be_in_go_syntax(limit: str) -> None:
+    # Refused when the settings load, naming the setting, not left to the Go runtime to judge.
+    with pytest.raises(ValidationError, match="temporal_dev_memory_limit"):
+        Settings(temporal_dev_memory_limit=limit)
+
+
+def test_the_dev_temporal_memory_limit_takes_go_units() -> None:
+    assert Settings(temporal_dev_memory_limit="1GiB").temporal_dev_memory_limit == "1GiB"

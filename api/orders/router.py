@@ -9,7 +9,13 @@ from fastapi.responses import JSONResponse, StreamingResponse
 
 from api.auth import OrderReader, OrderWriter, Principal
 from api.body import json_body, optional_json_body
-from api.dependencies import AppSettings, SessionFactory, StatusChanges, TemporalClient
+from api.dependencies import (
+    AppSettings,
+    PendingStarts,
+    SessionFactory,
+    StatusChanges,
+    TemporalClient,
+)
 from api.idempotency.header import IdempotencyKeyHeader
 from api.orders.access import visible_order
 from api.orders.cursor import PagePosition
@@ -32,9 +38,12 @@ router = APIRouter(tags=["orders"])
 
 
 def _service(
-    settings: AppSettings, sessions: SessionFactory, temporal: TemporalClient
+    settings: AppSettings,
+    sessions: SessionFactory,
+    temporal: TemporalClient,
+    backlog: PendingStarts,
 ) -> OrderService:
-    return OrderService(settings, sessions, temporal)
+    return OrderService(settings, sessions, temporal, backlog)
 
 
 Service = Annotated[OrderService, Depends(_service)]
@@ -93,11 +102,21 @@ ORDER_CREATE_BODY = {
             },
             "links": order_links(),
         },
-        **problem_responses(400, 401, 403, 413, 415, 422, 429, 503),
+        **problem_responses(400, 401, 403, 413, 415, 422, 429),
         **problem_response_doc(
             409,
             {"idempotency-key-in-flight": "a request with this key is still being processed"},
             headers={"Retry-After": {**RETRY_AFTER, "required": True}},
+        ),
+        **problem_response_doc(
+            503,
+            {
+                "intake-overloaded": "more accepted orders await their workflow start than "
+                "ORDER_API_MAX_START_BACKLOG; nothing was stored, retry the same request later",
+                "service-unavailable": "the database is unreachable; retry later",
+                "token-keys-unavailable": "the token issuer's keys cannot be fetched",
+            },
+            headers={"Retry-After": RETRY_AFTER},
         ),
     },
     openapi_extra={"requestBody": ORDER_CREATE_BODY},

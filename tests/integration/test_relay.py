@@ -76,10 +76,8 @@ def _sample(name: str) -> float:
     return REGISTRY.get_sample_value(name) or 0.0
 
 
-@contextmanager
-def api_process(settings: Settings) -> Iterator[str]:
-    """The API as its own process (uvicorn), on the test session's database and Temporal."""
-    port = free_port()
+def _child_env(settings: Settings, **extra: str) -> dict[str, str]:
+    """The environment of a program of ours on the test session's database and Temporal."""
     env = {
         key: value
         for key, value in os.environ.items()
@@ -92,7 +90,16 @@ def api_process(settings: Settings) -> Iterator[str]:
         ORDER_API_TASK_QUEUE=settings.task_queue,
         ORDER_API_PAYLOAD_KEYS=settings.payload_keys.get_secret_value(),
         ORDER_API_RETRY_PROFILE="demo",
+        **extra,
     )
+    return env
+
+
+@contextmanager
+def api_process(settings: Settings) -> Iterator[str]:
+    """The API as its own process (uvicorn), on the test session's database and Temporal."""
+    port = free_port()
+    env = _child_env(settings)
     process = subprocess.Popen(
         [
             sys.executable,
@@ -250,3 +257,36 @@ async def test_the_relay_starts_an_order_on_its_commit_not_at_its_next_poll(
 
         # Well inside the minute the poll would have taken.
         await eventually(started, timeout=10)
+
+
+def test_order_api_relay_serves_its_metrics_and_stops_cleanly_on_sigterm(
+    settings: Settings,
+) -> None:
+    port = free_port()
+    env = _child_env(settings, ORDER_API_RELAY_METRICS_PORT=str(port))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "processes.cli", "relay"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        scrape = ""
+        while "order_relay_backlog " not in scrape:
+            assert process.poll() is None, process.communicate()[0]
+            assert time.monotonic() < deadline, "the relay never served its metrics"
+            try:
+                scrape = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=1).text
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        assert "order_relay_start_lag_seconds_bucket" in scrape
+        process.send_signal(signal.SIGTERM)
+        output, _ = process.communicate(timeout=10)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == 0, output
+    assert "relay stopped" in output

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, literal, select, true, update
+from sqlalchemy import func, literal, select, true, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -189,11 +189,6 @@ class IdempotencyRepository:
         )
         return found is not None
 
-    async def attach_order(self, key_id: int, order_id: uuid.UUID) -> None:
-        await self._session.execute(
-            update(IdempotencyKey).where(IdempotencyKey.id == key_id).values(order_id=order_id)
-        )
-
     async def complete(
         self, key_id: int, status: int, body: dict[str, Any], location: str | None
     ) -> None:
@@ -207,7 +202,3 @@ class IdempotencyRepository:
                 response_location=location,
             )
         )
-
-    async def release(self, key_id: int) -> None:
-        """Forget a claim whose request was rejected, so the rejection stores nothing."""
-        await self._session.execute(delete(IdempotencyKey).where(IdempotencyKey.id == key_id))

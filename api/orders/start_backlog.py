@@ -29,6 +29,7 @@ class StartBacklog:
         self._bound = bound
         self._refresh_seconds = refresh_seconds
         self._pending = 0
+        self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
     @property
@@ -53,19 +54,20 @@ class StartBacklog:
         self._task = asyncio.create_task(self._refresh_forever(), name="start-backlog")
 
     async def stop(self) -> None:
+        # Asked, not cancelled: a count is never cut off inside its database call.
+        self._stopping.set()
         if self._task is not None:
-            self._task.cancel()
-            with suppress(asyncio.CancelledError):
-                await self._task
+            await self._task
 
     async def _refresh_forever(self) -> None:
-        while True:
+        while not self._stopping.is_set():
             try:
                 await self.refresh()
             except Exception:
                 # The last count stands: a database outage fails the requests on its own.
                 logger.warning("could not count the pending workflow starts", exc_info=True)
-            await asyncio.sleep(self._refresh_seconds)
+            with suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), self._refresh_seconds)
 
 
 def intake_overloaded(retry_after_seconds: int) -> ProblemError:

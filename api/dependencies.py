@@ -12,6 +12,7 @@ from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
+from api.orders.start_backlog import StartBacklog
 from api.status_changes import StatusChangeListener
 from foundation.settings import Settings
 
@@ -36,8 +37,13 @@ async def _status_changes(request: Request) -> StatusChangeListener:
     return request.app.state.status_changes  # type: ignore[no-any-return]
 
 
+async def _start_backlog(request: Request) -> StartBacklog:
+    return request.app.state.start_backlog  # type: ignore[no-any-return]
+
+
 AppSettings = Annotated[Settings, Depends(_settings)]
 SessionFactory = Annotated[async_sessionmaker[AsyncSession], Depends(_session_factory)]
 ReadSessionFactory = Annotated[async_sessionmaker[AsyncSession], Depends(_read_session_factory)]
 TemporalClient = Annotated[Client, Depends(_temporal)]
 StatusChanges = Annotated[StatusChangeListener, Depends(_status_changes)]
+PendingStarts = Annotated[StartBacklog, Depends(_start_backlog)]

@@ -18,6 +18,7 @@ from api.header_limit import HeaderSizeLimit
 from api.metrics import install_metrics
 from api.openapi import install_openapi
 from api.orders.router import router as orders_router
+from api.orders.start_backlog import StartBacklog
 from api.problems import install_problem_handlers
 from api.products.router import router as products_router
 from api.ratelimit import OrderRateLimiter
@@ -57,7 +58,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.payload_codec = EncryptionCodec(settings.payload_keyring())
         app.state.status_changes = StatusChangeListener(settings.effective_database_url)
         app.state.status_changes.start()
+        app.state.start_backlog = StartBacklog(
+            app.state.session_factory,
+            bound=settings.max_start_backlog,
+            refresh_seconds=settings.start_backlog_refresh_seconds,
+        )
+        app.state.start_backlog.start()
         yield
+        await app.state.start_backlog.stop()
         await app.state.status_changes.stop()
         await engine.dispose()
 

@@ -33,10 +33,6 @@ KEY_REJECTIONS = Counter(
     "Idempotency-Keys refused: still in flight (409) or reused with another body (422)",
     ["reason"],
 )
-WORKFLOW_STARTS_FAILED = Counter(
-    "order_api_workflow_starts_failed_total",
-    "Accepted orders whose workflow start failed (the reconciler starts them later)",
-)
 ORDERS_NOT_STARTED = Gauge(
     "order_api_orders_not_started", "Accepted orders whose workflow start is not confirmed"
 )
@@ -74,7 +70,8 @@ def _age_seconds(oldest: datetime | None) -> float:
 
 
 async def refresh_backlog(sessions: async_sessionmaker[AsyncSession]) -> None:
-    """The reconciler's backlog and the unresolved dead letters, read at scrape time.
+    """The orders awaiting their workflow start and the unresolved dead letters, read at
+    scrape time (the relay exports its own view of the first: order_relay_backlog).
 
     Partial indexes on unstarted orders and on unresolved dead letters keep both counts cheap
     whatever the size of the tables.

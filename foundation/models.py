@@ -82,7 +82,7 @@ class Order(Base):
     __table_args__ = (
         UniqueConstraint("customer_id", "idempotency_key", "key_generation"),
         CheckConstraint(_one_of("status", OrderStatus), name="status_known"),
-        # The reconciler's sweep: only accepted orders whose workflow start is unconfirmed.
+        # Accepted orders whose workflow start is unconfirmed (the bench's start lag reads them).
         Index(
             "ix_orders_workflow_not_started",
             "created_at",
@@ -237,3 +237,36 @@ class DeadLetter(Base):
     failed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     redriven_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+# Migration 0009's trigger NOTIFYs this channel for every pending start, in the accepting
+# transaction, so the relay wakes the moment an order commits rather than at its next poll.
+WORKFLOW_START_CHANNEL = "workflow_starts"
+
+
+class WorkflowStart(Base):
+    """An accepted order whose workflow the relay has yet to start (the intake's outbox).
+
+    Written in the transaction that accepts the order and deleted in the one that records the
+    start, so "accepted but not started" is exactly this table. The id is the acceptance order,
+    and the relay reads the table by it; load shedding keeps the table small, so no other index
+    is worth its cost on every insert and delete.
+    """
+
+    __tablename__ = "workflow_starts"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    order_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("orders.id", ondelete="CASCADE"), unique=True
+    )
+    enqueued_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+    attempts: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    next_attempt_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+    last_error: Mapped[str | None] = mapped_column(Text)
+    # The accepting request's trace (W3C headers): the relay starts the workflow inside it, so
+    # one trace still follows an order from the request to its activities.
+    trace_context: Mapped[dict[str, str] | None] = mapped_column(JSONB)

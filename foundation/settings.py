@@ -141,10 +141,26 @@ class Settings(BaseSettings):
     # a stream ends after the longest time, when SSE clients reconnect with Last-Event-ID.
     events_keepalive_seconds: float = Field(default=15.0, gt=0)
     events_stream_max_seconds: float = Field(default=600.0, gt=0)
-    # How often the worker sweeps for accepted orders whose workflow never started.
-    reconcile_interval_seconds: float = 5.0
-    # An order younger than this is left to the request that is starting it.
-    reconcile_grace_seconds: float = 10.0
+    # How often the worker purges expired idempotency keys.
+    key_purge_interval_seconds: float = 5.0
+
+    # The relay (processes/relay.py) starts accepted orders' workflows. It wakes on each commit
+    # (LISTEN/NOTIFY); the poll is the fallback for a lost notification or a due retry.
+    relay_poll_seconds: float = Field(default=2.0, gt=0)
+    relay_batch_size: int = Field(default=200, gt=0)
+    # Starts in flight at once per relay: enough to keep the engine busy, bounded so a backlog
+    # does not open thousands of RPCs.
+    relay_concurrency: int = Field(default=32, gt=0)
+    # A failed start is retried after 0.5 s, doubling up to this, so an unreachable Temporal is
+    # asked a few times a minute per order, not in a loop; small, so a recovery is noticed soon.
+    relay_retry_max_seconds: float = Field(default=10.0, gt=0)
+    relay_metrics_host: str = "127.0.0.1"
+    relay_metrics_port: int = Field(default=9466, ge=0, le=65535)
+    # Above this many accepted-but-unstarted orders, POST /orders with a new key answers 503: a
+    # backlog the engine is not draining would otherwise grow without bound (adrs/0003).
+    max_start_backlog: int = Field(default=2000, gt=0)
+    # How stale the API's view of that backlog may be: it is read once per interval per process.
+    start_backlog_refresh_seconds: float = Field(default=1.0, gt=0)
 
     # What the API shows besides its routes. Unset: docs (/docs, /redoc, /openapi.json) in dev
     # only; openapi.yaml in the repository is the contract either way.

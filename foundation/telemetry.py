@@ -14,14 +14,16 @@ import logging
 import os
 import re
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from enum import StrEnum
 from types import MappingProxyType
 from typing import Any, cast
 
-from opentelemetry import trace
+from opentelemetry import context as otel_context
+from opentelemetry import propagate, trace
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
@@ -314,3 +316,23 @@ def workflow_failure_tracer(inner: trace.Tracer | None = None) -> trace.Tracer:
     then show a failed order as healthy.
     """
     return cast(trace.Tracer, _WorkflowFailureTracer(inner or trace.get_tracer("temporalio")))
+
+
+def current_trace_carrier() -> dict[str, str]:
+    """The current trace context as W3C headers, to be stored and resumed in another process."""
+    carrier: dict[str, str] = {}
+    propagate.inject(carrier)
+    return carrier
+
+
+@contextmanager
+def resumed_trace(carrier: Mapping[str, str] | None) -> Iterator[None]:
+    """Run the block inside the trace a `current_trace_carrier()` recorded (if any)."""
+    if not carrier:
+        yield
+        return
+    token = otel_context.attach(propagate.extract(carrier))
+    try:
+        yield
+    finally:
+        otel_context.detach(token)

@@ -1,4 +1,4 @@
-"""`order-api`: the project's command line (token, run, worker, migrate)."""
+"""`order-api`: the project's command line (token, run, worker, relay, migrate)."""
 
 from __future__ import annotations
 
@@ -36,6 +36,13 @@ def _worker(_: argparse.Namespace) -> int:
     return 0
 
 
+def _relay(_: argparse.Namespace) -> int:
+    from processes.relay import main as relay_main
+
+    relay_main()
+    return 0
+
+
 def _migrate(_: argparse.Namespace) -> int:
     from foundation.migrate import upgrade_to_head
 
@@ -63,6 +70,9 @@ def main(argv: list[str] | None = None) -> int:
         handler=_run
     )
     commands.add_parser("worker", help="run a Temporal worker").set_defaults(handler=_worker)
+    commands.add_parser(
+        "relay", help="run the relay that starts accepted orders' workflows"
+    ).set_defaults(handler=_relay)
     commands.add_parser("migrate", help="apply Alembic migrations").set_defaults(handler=_migrate)
 
     args = parser.parse_args(argv)

@@ -1,4 +1,4 @@
-"""The Temporal worker process: workflows, activities and the start reconciler."""
+"""The Temporal worker process: workflows, activities and the idempotency-key purge."""
 
 from __future__ import annotations
 
@@ -21,8 +21,8 @@ from foundation.db import make_engine, make_session_factory
 from foundation.settings import LogFormat, Settings, settings_or_exit
 from foundation.telemetry import configure_logging, configure_tracing
 from processes.activity_log_context import ActivityLogContextInterceptor
+from processes.key_purge import purge_keys_forever
 from processes.patient_connect import connect_when_reachable
-from processes.reconciler import reconcile_forever
 from processes.worker_metrics import ActivityMetricsInterceptor, serve_worker_metrics
 from workflows.contracts import RetryProfile
 from workflows.order_fulfillment import OrderFulfillmentWorkflow
@@ -108,12 +108,12 @@ async def _serve_until_stopped(
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    reconciler = asyncio.create_task(reconcile_forever(sessions, client, settings))
+    purge = asyncio.create_task(purge_keys_forever(sessions, settings))
     async with fulfillment_worker(client, settings, sessions):
         logger.info("worker polling task queue %r", settings.task_queue)
         await stop.wait()
         logger.info("worker shutting down")
-        reconciler.cancel()
+        purge.cancel()
 
 
 def main() -> None:

@@ -27,6 +27,7 @@ from foundation.tokens import DEFAULT_SCOPES, mint_dev_token
 from processes.devstack.ports import free_port
 from processes.devstack.postgres import EmbeddedPostgres
 from processes.devstack.temporal import TemporalDevServer
+from processes.relay import Relay
 from processes.worker import fulfillment_worker
 from simulators.carrier.app import create_app as create_carrier
 from simulators.payment_gateway.app import create_app as create_gateway
@@ -36,6 +37,7 @@ from tests.support import (
     FUZZ_SUCCESSES,
     SUITE_PAYLOAD_KEYS,
     in_process_client,
+    running_relay,
     serve_over_http,
 )
 
@@ -86,7 +88,8 @@ def settings(
         database_url=database_url,
         temporal_address=temporal_server.address,
         task_queue=f"orders-test-{uuid.uuid4().hex[:8]}",
-        reconcile_grace_seconds=0,
+        # Retries of a failed start soon after Temporal is back, not the production 10 s.
+        relay_retry_max_seconds=2.0,
         retry_profile="demo",
         # Given, so no key file is written into the checkout.
         payload_keys=SUITE_PAYLOAD_KEYS,
@@ -126,6 +129,15 @@ async def worker(
 
 
 @pytest.fixture
+async def relay(
+    settings: Settings, sessions: async_sessionmaker[AsyncSession], temporal: Client
+) -> AsyncIterator[Relay]:
+    """The relay that starts accepted orders' workflows, for the length of one test."""
+    async with running_relay(settings, sessions, temporal) as relay:
+        yield relay
+
+
+@pytest.fixture
 async def clean_db(
     sessions: async_sessionmaker[AsyncSession], temporal: Client, settings: Settings
 ) -> None:
@@ -143,7 +155,7 @@ async def clean_db(
         await session.execute(
             text(
                 "TRUNCATE orders, order_items, idempotency_keys, order_status_history,"
-                " stock_reservations, dead_letters CASCADE"
+                " stock_reservations, dead_letters, workflow_starts CASCADE"
             )
         )
 
@@ -155,9 +167,10 @@ async def _serve(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 
 @pytest.fixture
 async def api(
-    settings: Settings, worker: Worker, clean_db: None
+    settings: Settings, worker: Worker, clean_db: None, relay: Relay
 ) -> AsyncIterator[httpx.AsyncClient]:
-    """The real app, with a worker polling its task queue, over an in-process transport."""
+    """The real app, with a worker polling its task queue and a relay starting the orders it
+    accepts, over an in-process transport."""
     async for client in _serve(create_app(settings)):
         yield client
 

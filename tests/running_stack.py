@@ -34,6 +34,7 @@ TERMINAL = (OrderStatus.COMPLETED, OrderStatus.FAILED, OrderStatus.CANCELLED)
 CHILD_LOGS = {
     "worker-1": "worker-1.log",
     "worker-2": "worker-2.log",
+    "relay": "relay.log",
     "API": "api.log",
     "Temporal": "temporal.log",
     "simulators": "simulators.log",
@@ -77,6 +78,7 @@ class RunningStack:
             ORDER_API_CARRIER_PORT=str(free_port()),
             # 0: each worker takes a free port, so a stack here never collides with `make run`.
             ORDER_API_WORKER_METRICS_PORT="0",
+            ORDER_API_RELAY_METRICS_PORT="0",
             ORDER_API_RETRY_PROFILE="demo",
             ORDER_API_RATE_LIMIT_ORDERS_PER_MINUTE=str(10**9),
             **{f"ORDER_API_{name.upper()}": value for name, value in settings.items()},

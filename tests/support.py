@@ -19,9 +19,13 @@ import uvicorn
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from pydantic import SecretStr
-from temporalio.client import WorkflowHandle
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.client import Client, WorkflowHandle
+from temporalio.service import RPCError, RPCStatusCode
 
 from foundation.payload_keys import generate_keyring
+from foundation.settings import Settings
+from processes.relay import Relay
 from workflows.order_fulfillment import LOCAL_STATUS_WRITES
 
 
@@ -148,3 +152,95 @@ def count_fuzz_case(label: str, status_code: int) -> None:
     FUZZ_CASES[label] += 1
     if 200 <= status_code < 300:
         FUZZ_SUCCESSES[label] += 1
+
+
+class CuttableProxy:
+    """A TCP forwarder to `target` whose line can be cut and restored, as a network outage.
+
+    Cut: every open connection is closed and new ones are refused, as if the server were gone.
+    """
+
+    def __init__(self, target_host: str, target_port: int) -> None:
+        self._target = (target_host, target_port)
+        self.port = 0
+        self._server: asyncio.Server | None = None
+        self._writers: set[asyncio.StreamWriter] = set()
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", self.port)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def cut(self) -> None:
+        assert self._server is not None
+        self._server.close()
+        for writer in list(self._writers):
+            writer.close()
+        await self._server.wait_closed()
+        self._server = None
+
+    async def restore(self) -> None:
+        await self.start()
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            await self.cut()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            up_reader, up_writer = await asyncio.open_connection(*self._target)
+        except OSError:
+            writer.close()
+            return
+        self._writers |= {writer, up_writer}
+        try:
+            await asyncio.gather(self._pipe(reader, up_writer), self._pipe(up_reader, writer))
+        finally:
+            self._writers -= {writer, up_writer}
+            for w in (writer, up_writer):
+                w.close()
+
+    @staticmethod
+    async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with suppress(OSError, asyncio.IncompleteReadError):
+            while chunk := await reader.read(65536):
+                writer.write(chunk)
+                await writer.drain()
+        writer.close()
+
+
+@asynccontextmanager
+async def running_relay(
+    settings: Settings, sessions: async_sessionmaker[AsyncSession], temporal: Client
+) -> AsyncIterator[Relay]:
+    """A relay in this process, as `order-api relay` runs it, until the block ends."""
+    relay = Relay(settings, sessions, temporal)
+    stop = asyncio.Event()
+    task = asyncio.create_task(relay.run(stop), name="test-relay")
+    try:
+        yield relay
+    finally:
+        stop.set()
+        await task
+
+
+async def started_run(
+    client: Client, workflow_id: str, *, timeout: float = 20.0
+) -> WorkflowHandle[Any, Any]:
+    """The order's workflow once the relay has started it: a 201 no longer waits for the start,
+    so a handle taken at once may name a run that does not exist yet."""
+    handle = client.get_workflow_handle(workflow_id)
+
+    async def exists() -> None:
+        try:
+            await handle.describe()
+        except RPCError as error:
+            if error.status is not RPCStatusCode.NOT_FOUND:
+                raise
+            raise AssertionError(f"{workflow_id} not started yet") from None
+
+    await eventually(exists, timeout=timeout)
+    return handle

@@ -1,11 +1,19 @@
-"""Starting an order's workflow: used by the API request, the redrive and the reconciler."""
+"""Starting an order's workflow, and the outbox of pending starts: used by the relay and redrive.
+
+An order is accepted with a row in `workflow_starts` (the outbox) in the same transaction; the
+start is recorded by deleting that row and setting `orders.workflow_started_at` together, so an
+order is "accepted but not started" exactly while its row exists.
+"""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+import uuid
+from collections.abc import Collection
+from datetime import timedelta
 
-from sqlalchemy import update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy import delete, func, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client
 from temporalio.common import (
     SearchAttributePair,
@@ -17,8 +25,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from foundation import search_attributes as sa
 from foundation.domain import OrderStatus
-from foundation.models import Order
-from foundation.settings import Settings
+from foundation.models import Order, WorkflowStart
 from workflows.contracts import Address, OrderLine, OrderWorkflowInput, RetryProfile
 from workflows.order_fulfillment import WORKFLOW_NAME
 from workflows.retry_policies import TAKEOVER
@@ -73,20 +80,21 @@ async def start_fulfillment(
     return handle.result_run_id or ""
 
 
-async def start_and_record_fulfillment(
-    client: Client, settings: Settings, sessions: async_sessionmaker[AsyncSession], order: Order
-) -> str:
-    """Start the order's workflow with the configured queue and retry profile, then record that
-    it started; returns the run id.
+async def enqueue_start(session: AsyncSession, order_id: uuid.UUID) -> None:
+    """Ask the relay to start the order's workflow once this transaction commits."""
+    await session.execute(insert(WorkflowStart).values(order_id=order_id).on_conflict_do_nothing())
 
-    An order whose start is not recorded (Temporal unreachable, or a crash in between) is started
-    again by the reconciler; starting twice is harmless (see `start_fulfillment`).
+
+async def record_started(session: AsyncSession, order_ids: Collection[uuid.UUID]) -> None:
+    """The workflows of these orders are started: they leave the outbox, in one transaction.
+
+    The clock at recording, not the transaction's start, so start lag counts the start itself.
     """
-    run_id = await start_fulfillment(
-        client, settings.task_queue, order, RetryProfile(settings.effective_retry_profile)
+    if not order_ids:
+        return
+    await session.execute(delete(WorkflowStart).where(WorkflowStart.order_id.in_(order_ids)))
+    await session.execute(
+        update(Order)
+        .where(Order.id.in_(order_ids))
+        .values(workflow_started_at=func.clock_timestamp())
     )
-    async with sessions.begin() as session:
-        await session.execute(
-            update(Order).where(Order.id == order.id).values(workflow_started_at=datetime.now(UTC))
-        )
-    return run_id

@@ -15,7 +15,8 @@ from api.problems import ProblemError
 from api.temporal_availability import temporal_unavailable, temporal_unreachable
 from foundation.domain import OrderStatus
 from foundation.settings import Settings
-from workflows.starter import start_and_record_fulfillment
+from workflows.contracts import RetryProfile
+from workflows.starter import enqueue_start, record_started, start_fulfillment
 
 
 class DeadLetterService:
@@ -54,23 +55,31 @@ class DeadLetterService:
                     f"redriven from dead letter {letter.id}",
                 )
                 order.status = OrderStatus.RECEIVED
-                # Unconfirmed until the start succeeds, so the reconciler covers a crash here.
+                # Pending in the outbox until a start is recorded: a crash or an unreachable
+                # Temporal after this commit leaves the start to the relay.
                 order.workflow_started_at = None
                 letter.redriven_at = datetime.now(UTC)
+                await enqueue_start(session, order.id)
             await session.flush()
             await session.refresh(order, ["items"])
-        # A failed run may be followed by a new one; a running one is returned as it is.
+        # A failed run may be followed by a new one; a running one is returned as it is (the
+        # relay, woken by the enqueue, may be starting it too: the second start finds the first).
         try:
-            run_id = await start_and_record_fulfillment(
-                self._temporal, self._settings, self._sessions, order
+            run_id = await start_fulfillment(
+                self._temporal,
+                self._settings.task_queue,
+                order,
+                RetryProfile(self._settings.effective_retry_profile),
             )
         except (RPCError, RuntimeError) as exc:
             if not temporal_unreachable(exc):
                 raise
-            # The redrive itself is committed and unconfirmed, so the reconciler starts it once
+            # The redrive is committed with its pending start, so the relay starts it once
             # Temporal answers; a retry of this call is just as safe.
             raise temporal_unavailable(
                 "The new run did not start; the redrive is recorded and starts when Temporal "
                 "answers again."
             ) from exc
+        async with self._sessions.begin() as session:
+            await record_started(session, [order.id])
         return RedriveOut(dead_letter=DeadLetterOut.model_validate(letter), run_id=run_id)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, literal, select, true, update
+from sqlalchemy import func, literal, select, true, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -23,6 +23,9 @@ class Claimed:
     key_id: int
     generation: int
     order_id: uuid.UUID | None  # set when a crashed earlier attempt already wrote the order
+    # The transaction's clock (PostgreSQL's now()): what the order's timestamps are written with,
+    # so the stored response and the rows agree to the microsecond.
+    accepted_at: datetime
 
 
 @dataclass(frozen=True)
@@ -113,13 +116,15 @@ class IdempotencyRepository:
         anchor = select(literal(1).label("one")).subquery("anchor")
         found = (
             await self._session.execute(
-                select(won.c.id, won.c.generation, stored).select_from(
+                select(won.c.id, won.c.generation, func.now().label("now"), stored).select_from(
                     anchor.outerjoin(won, true()).outerjoin(stored, true())
                 )
             )
         ).one()
         if found.id is not None:
-            return Claimed(key_id=found.id, generation=found.generation, order_id=None)
+            return Claimed(
+                key_id=found.id, generation=found.generation, order_id=None, accepted_at=found.now
+            )
         if found.state is not None and found.expires_at > now:
             if found.fingerprint != fingerprint:
                 return Mismatch()
@@ -147,9 +152,11 @@ class IdempotencyRepository:
         if existing.locked_until > now:
             wait = (existing.locked_until - now).total_seconds()
             return InFlight(retry_after_seconds=max(1, int(wait) + 1))
-        return await self._take_over_lapsed(existing, now)
+        return await self._take_over_lapsed(existing, now, found.now)
 
-    async def _take_over_lapsed(self, existing: IdempotencyKey, now: datetime) -> ClaimOutcome:
+    async def _take_over_lapsed(
+        self, existing: IdempotencyKey, now: datetime, accepted_at: datetime
+    ) -> ClaimOutcome:
         # Compare-and-set: of several requests finding the same lapsed claim, one wins.
         taken = await self._session.execute(
             update(IdempotencyKey)
@@ -164,7 +171,10 @@ class IdempotencyRepository:
         if taken.first() is None:
             return InFlight(retry_after_seconds=1)
         return Claimed(
-            key_id=existing.id, generation=existing.generation, order_id=existing.order_id
+            key_id=existing.id,
+            generation=existing.generation,
+            order_id=existing.order_id,
+            accepted_at=accepted_at,
         )
 
     async def has_stored_response(self, principal: str, key: str) -> bool:
@@ -179,11 +189,6 @@ class IdempotencyRepository:
         )
         return found is not None
 
-    async def attach_order(self, key_id: int, order_id: uuid.UUID) -> None:
-        await self._session.execute(
-            update(IdempotencyKey).where(IdempotencyKey.id == key_id).values(order_id=order_id)
-        )
-
     async def complete(
         self, key_id: int, status: int, body: dict[str, Any], location: str | None
     ) -> None:
@@ -197,7 +202,3 @@ class IdempotencyRepository:
                 response_location=location,
             )
         )
-
-    async def release(self, key_id: int) -> None:
-        """Forget a claim whose request was rejected, so the rejection stores nothing."""
-        await self._session.execute(delete(IdempotencyKey).where(IdempotencyKey.id == key_id))

@@ -7,13 +7,41 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, Row, select, text, tuple_
+from sqlalchemy import ColumnElement, Row, select, text, tuple_, update
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
 from api.orders.cursor import PagePosition
-from foundation.domain import OrderStatus
-from foundation.models import Order, OrderItem, OrderStatusChange, Product
+from foundation.domain import KeyState, OrderStatus
+from foundation.models import (
+    IdempotencyKey,
+    Order,
+    OrderItem,
+    OrderStatusChange,
+    Product,
+    WorkflowStart,
+)
+
+
+@dataclass(frozen=True)
+class CatalogPrice:
+    unit_price: int
+    currency: str
+
+
+@dataclass(frozen=True)
+class Acceptance:
+    """Everything a new order writes, decided before the one statement that writes it."""
+
+    order: dict[str, object]
+    items: list[dict[str, object]]
+    history: dict[str, object]
+    key_id: int
+    response_body: dict[str, object]
+    response_location: str
+    trace_context: dict[str, str]
+
 
 # An order as GET /orders/{id} answers it, as JSON built by PostgreSQL in one statement: the
 # items and history are aggregated beside the row, so a read makes no ORM objects at all. The
@@ -67,9 +95,40 @@ class OrderRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    async def products_by_sku(self, skus: Sequence[str]) -> dict[str, Product]:
-        rows = await self._session.scalars(select(Product).where(Product.sku.in_(set(skus))))
-        return {p.sku: p for p in rows}
+    async def catalog_prices(self, skus: Sequence[str]) -> dict[str, CatalogPrice]:
+        rows = await self._session.execute(
+            select(Product.sku, Product.unit_price, Product.currency).where(
+                Product.sku.in_(set(skus))
+            )
+        )
+        return {row.sku: CatalogPrice(row.unit_price, row.currency) for row in rows}
+
+    async def accept(self, acceptance: Acceptance) -> None:
+        """The order, its items, its first history row, its pending start and the key's stored
+        response, in one statement of data-modifying CTEs: one round trip, and the foreign keys
+        between them are checked at the statement's end, when every row exists."""
+        order = insert(Order).values(acceptance.order).cte("new_order")
+        items = insert(OrderItem).values(acceptance.items).cte("new_items")
+        history = insert(OrderStatusChange).values(acceptance.history).cte("new_history")
+        # Its insert trigger NOTIFYs the relay, delivered when this transaction commits.
+        start = (
+            insert(WorkflowStart)
+            .values(order_id=acceptance.order["id"], trace_context=acceptance.trace_context)
+            .cte("new_start")
+        )
+        key = (
+            update(IdempotencyKey)
+            .where(IdempotencyKey.id == acceptance.key_id)
+            .values(
+                state=KeyState.COMPLETED,
+                order_id=acceptance.order["id"],
+                response_status=201,
+                response_body=acceptance.response_body,
+                response_location=acceptance.response_location,
+            )
+            .cte("completed_key")
+        )
+        await self._session.execute(select(1).add_cte(order, items, history, start, key))
 
     async def get(self, order_id: uuid.UUID) -> Order | None:
         return await self._one_order(Order.id == order_id)

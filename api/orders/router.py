@@ -11,6 +11,7 @@ from api.auth import OrderReader, OrderWriter, Principal
 from api.body import json_body, optional_json_body
 from api.dependencies import (
     AppSettings,
+    PendingStarts,
     ReadSessionFactory,
     SessionFactory,
     StatusChanges,
@@ -42,8 +43,9 @@ async def _service(
     sessions: SessionFactory,
     reads: ReadSessionFactory,
     temporal: TemporalClient,
+    backlog: PendingStarts,
 ) -> OrderService:
-    return OrderService(settings, sessions, temporal, reads=reads)
+    return OrderService(settings, sessions, temporal, backlog, reads=reads)
 
 
 Service = Annotated[OrderService, Depends(_service)]
@@ -102,11 +104,21 @@ ORDER_CREATE_BODY = {
             },
             "links": order_links(),
         },
-        **problem_responses(400, 401, 403, 413, 415, 422, 429, 503),
+        **problem_responses(400, 401, 403, 413, 415, 422, 429),
         **problem_response_doc(
             409,
             {"idempotency-key-in-flight": "a request with this key is still being processed"},
             headers={"Retry-After": {**RETRY_AFTER, "required": True}},
+        ),
+        **problem_response_doc(
+            503,
+            {
+                "intake-overloaded": "more accepted orders await their workflow start than "
+                "ORDER_API_MAX_START_BACKLOG; nothing was stored, retry the same request later",
+                "service-unavailable": "the database is unreachable; retry later",
+                "token-keys-unavailable": "the token issuer's keys cannot be fetched",
+            },
+            headers={"Retry-After": RETRY_AFTER},
         ),
     },
     openapi_extra={"requestBody": ORDER_CREATE_BODY},

@@ -1,4 +1,4 @@
-"""Placing and reading orders. Each step of an idempotent POST is its own short transaction."""
+"""Placing and reading orders. A new order is accepted in one transaction; the relay starts it."""
 
 from __future__ import annotations
 
@@ -30,11 +30,10 @@ from api.metrics import (
     IDEMPOTENT_REPLAYS,
     KEY_REJECTIONS,
     ORDERS_ACCEPTED,
-    WORKFLOW_STARTS_FAILED,
     KeyRejection,
 )
 from api.orders.cursor import PagePosition
-from api.orders.repository import OrderFilter, OrderRepository
+from api.orders.repository import Acceptance, OrderFilter, OrderRepository
 from api.orders.schemas import (
     OrderCreate,
     OrderItemOut,
@@ -42,20 +41,23 @@ from api.orders.schemas import (
     OrderSummary,
     StatusChangeOut,
 )
+from api.orders.start_backlog import StartBacklog, intake_overloaded
 from api.problems import FieldError, ProblemError
 from api.temporal_availability import temporal_unavailable, temporal_unreachable
 from foundation.domain import CANCELLABLE_STATUSES, OrderStatus
-from foundation.models import Order, OrderItem
+from foundation.models import Order
 from foundation.settings import Settings
-from foundation.telemetry import LogField, bind_log_context
+from foundation.telemetry import LogField, bind_log_context, current_trace_carrier
 from foundation.workflow_ids import order_workflow_id
 from workflows.contracts import CancelRequest, ErrorType
 from workflows.order_fulfillment import OrderFulfillmentWorkflow
-from workflows.starter import start_and_record_fulfillment
+from workflows.starter import enqueue_start
 
 logger = logging.getLogger(__name__)
 CANCEL_NOT_DELIVERED = "The cancellation did not reach the order's workflow."
 
+
+ACCEPTED_REASON = "order accepted"
 
 # How soon a client told "compensation still running" should look at the order again.
 CANCEL_RETRY_AFTER_SECONDS = 5
@@ -109,6 +111,7 @@ class OrderService:
         settings: Settings,
         sessions: async_sessionmaker[AsyncSession],
         temporal: Client,
+        backlog: StartBacklog,
         *,
         reads: async_sessionmaker[AsyncSession] | None = None,
     ) -> None:
@@ -117,127 +120,158 @@ class OrderService:
         # Single-statement reads need no transaction (see foundation.db); transactional by default.
         self._reads = reads or sessions
         self._temporal = temporal
+        self._backlog = backlog
 
     def _keys(self, session: AsyncSession) -> IdempotencyRepository:
         return IdempotencyRepository.from_settings(session, self._settings)
 
     async def place(self, customer: str, key: str, request: OrderCreate, path: str) -> PlacedOrder:
-        fingerprint = request_fingerprint("POST", path, request.model_dump(mode="json"))
+        """Accept a new order in one transaction, or answer from the key's stored response.
 
-        # 1. Claim the key, committed on its own so concurrent requests see it at once.
+        The claim of a new key inserts its row, so a concurrent request with the same key waits
+        on the unique index until this transaction ends, then finds the stored response and
+        replays it (or, after a rollback, claims the key itself). Raising inside the transaction
+        rolls it back: a refusal stores nothing, not even the claim.
+        """
+        fingerprint = request_fingerprint("POST", path, request.model_dump(mode="json"))
         async with self._sessions.begin() as session:
             outcome = await self._keys(session).claim(customer, key, fingerprint)
-        match outcome:
-            case Replay(status, body, location):
-                IDEMPOTENT_REPLAYS.inc()
-                return PlacedOrder(status, body, location, replayed=True)
-            case Mismatch():
-                KEY_REJECTIONS.labels(KeyRejection.REUSED.value).inc()
-                raise ProblemError(
-                    422,
-                    "idempotency-key-reused",
-                    "This Idempotency-Key was already used with a different request body.",
-                )
-            case InFlight(retry_after):
-                KEY_REJECTIONS.labels(KeyRejection.IN_FLIGHT.value).inc()
-                raise ProblemError(
-                    409,
-                    "idempotency-key-in-flight",
-                    "A request with this Idempotency-Key is still being processed; retry later.",
-                    headers={"Retry-After": str(retry_after)},
-                )
-            case Claimed():
-                claim = outcome
-
-        # 2. Write the order (or find the one a crashed attempt wrote) in one transaction.
-        try:
-            order = await self._record_order(customer, key, request, claim)
-        except ProblemError:
-            async with self._sessions.begin() as session:
-                await self._keys(session).release(claim.key_id)
-            raise
-
-        bind_log_context(
-            {LogField.ORDER_ID: str(order.id), LogField.WORKFLOW_ID: order.workflow_id}
-        )
-        # 3. Start the workflow. If Temporal is unreachable the order is still accepted:
-        #    the worker's reconciler starts every order whose start was never confirmed.
-        await self._try_start(order)
-
-        # 4. Store the response for replays and release the claim.
-        body = order_out(order).model_dump(mode="json")
-        location = f"/orders/{order.id}"
-        async with self._sessions.begin() as session:
-            await self._keys(session).complete(claim.key_id, 201, body, location)
-        ORDERS_ACCEPTED.inc()
-        return PlacedOrder(201, body, location, replayed=False)
-
-    async def _record_order(
-        self, customer: str, key: str, request: OrderCreate, claim: Claimed
-    ) -> Order:
-        async with self._sessions.begin() as session:
-            orders = OrderRepository(session)
+            match outcome:
+                case Replay(status, body, location):
+                    IDEMPOTENT_REPLAYS.inc()
+                    return PlacedOrder(status, body, location, replayed=True)
+                case Mismatch():
+                    KEY_REJECTIONS.labels(KeyRejection.REUSED.value).inc()
+                    raise ProblemError(
+                        422,
+                        "idempotency-key-reused",
+                        "This Idempotency-Key was already used with a different request body.",
+                    )
+                case InFlight(retry_after):
+                    # Only a claim left by an attempt that wrote in several transactions holds
+                    # a lease now; a claim of this path is never seen uncommitted.
+                    KEY_REJECTIONS.labels(KeyRejection.IN_FLIGHT.value).inc()
+                    raise ProblemError(
+                        409,
+                        "idempotency-key-in-flight",
+                        "A request with this Idempotency-Key is still being processed; "
+                        "retry later.",
+                        headers={"Retry-After": str(retry_after)},
+                    )
+                case Claimed():
+                    claim = outcome
+            if self._backlog.overloaded:
+                raise intake_overloaded(self._backlog.retry_after_seconds)
             if claim.order_id is not None:
-                existing = await orders.get(claim.order_id)
-                if existing is not None:
-                    return existing
-            catalog = await orders.products_by_sku([i.sku for i in request.items])
-            unknown = [
-                FieldError(pointer=f"/body/items/{n}/sku", detail=f"unknown sku '{i.sku}'")
-                for n, i in enumerate(request.items)
-                if i.sku not in catalog
-            ]
-            if unknown:
-                raise ProblemError(
-                    422, "unknown-sku", "Some items are not in the catalog.", errors=unknown
-                )
-            wrong_currency = {p.currency for p in catalog.values()} - {request.currency.value}
-            if wrong_currency:
-                raise ProblemError(
-                    422,
-                    "currency-mismatch",
-                    f"The catalog prices these items in {', '.join(sorted(wrong_currency))}.",
-                )
-            items = [
-                OrderItem(
-                    sku=i.sku,
-                    quantity=i.quantity,
-                    unit_price=catalog[i.sku].unit_price,
-                    line_total=catalog[i.sku].unit_price * i.quantity,
-                )
-                for i in request.items
-            ]
-            order = Order(
-                id=uuid.uuid4(),
-                customer_id=customer,
-                idempotency_key=key,
-                key_generation=claim.generation,
-                status=OrderStatus.RECEIVED,
-                currency=request.currency.value,
-                total_amount=sum(i.line_total for i in items),
-                payment_method=request.payment_method,
-                shipping_address=request.shipping_address.model_dump(mode="json"),
-                workflow_id=order_workflow_id(customer, key, claim.generation),
-            )
-            await orders.add(order, items)
-            await orders.append_history(order, None, OrderStatus.RECEIVED, "order accepted")
-            await self._keys(session).attach_order(claim.key_id, order.id)
-            await session.refresh(order, ["created_at", "history"])
-            return order
+                body = await self._finish_earlier_attempt(session, claim)
+            else:
+                body = await self._accept(session, customer, key, request, claim)
+        bind_log_context({LogField.ORDER_ID: body["id"], LogField.WORKFLOW_ID: body["workflow_id"]})
+        ORDERS_ACCEPTED.inc()
+        return PlacedOrder(201, body, _location(body), replayed=False)
 
-    async def _try_start(self, order: Order) -> None:
-        try:
-            await start_and_record_fulfillment(
-                self._temporal, self._settings, self._sessions, order
+    async def _accept(
+        self,
+        session: AsyncSession,
+        customer: str,
+        key: str,
+        request: OrderCreate,
+        claim: Claimed,
+    ) -> dict[str, Any]:
+        orders = OrderRepository(session)
+        catalog = await orders.catalog_prices([i.sku for i in request.items])
+        unknown = [
+            FieldError(pointer=f"/body/items/{n}/sku", detail=f"unknown sku '{i.sku}'")
+            for n, i in enumerate(request.items)
+            if i.sku not in catalog
+        ]
+        if unknown:
+            raise ProblemError(
+                422, "unknown-sku", "Some items are not in the catalog.", errors=unknown
             )
-        except Exception:
-            WORKFLOW_STARTS_FAILED.inc()
-            logger.warning(
-                "could not start workflow %s for order %s; the reconciler will retry",
-                order.workflow_id,
-                order.id,
-                exc_info=True,
+        wrong_currency = {p.currency for p in catalog.values()} - {request.currency.value}
+        if wrong_currency:
+            raise ProblemError(
+                422,
+                "currency-mismatch",
+                f"The catalog prices these items in {', '.join(sorted(wrong_currency))}.",
             )
+        order_id = uuid.uuid4()
+        items = [
+            OrderItemOut(
+                sku=i.sku,
+                quantity=i.quantity,
+                unit_price=catalog[i.sku].unit_price,
+                line_total=catalog[i.sku].unit_price * i.quantity,
+            )
+            for i in request.items
+        ]
+        # The workflow id comes from the key, so it is known (and answered) before any start.
+        out = OrderOut(
+            id=order_id,
+            status=OrderStatus.RECEIVED,
+            items=items,
+            total=sum(i.line_total for i in items),
+            currency=request.currency.value,
+            workflow_id=order_workflow_id(customer, key, claim.generation),
+            created_at=claim.accepted_at,
+            history=[
+                StatusChangeOut(
+                    at=claim.accepted_at,
+                    from_status=None,
+                    to_status=OrderStatus.RECEIVED,
+                    reason=ACCEPTED_REASON,
+                )
+            ],
+        )
+        body = out.model_dump(mode="json")
+        await orders.accept(
+            Acceptance(
+                order={
+                    "id": order_id,
+                    "customer_id": customer,
+                    "idempotency_key": key,
+                    "key_generation": claim.generation,
+                    "status": OrderStatus.RECEIVED,
+                    "currency": out.currency,
+                    "total_amount": out.total,
+                    "payment_method": request.payment_method,
+                    "shipping_address": request.shipping_address.model_dump(mode="json"),
+                    "workflow_id": out.workflow_id,
+                    "created_at": claim.accepted_at,
+                    "updated_at": claim.accepted_at,
+                },
+                items=[{"order_id": order_id, **item.model_dump()} for item in items],
+                history={
+                    "order_id": order_id,
+                    "from_status": None,
+                    "to_status": OrderStatus.RECEIVED,
+                    "reason": ACCEPTED_REASON,
+                    "transition_id": f"api/{order_id}/{OrderStatus.RECEIVED.value}/accepted",
+                    "occurred_at": claim.accepted_at,
+                },
+                key_id=claim.key_id,
+                response_body=body,
+                response_location=_location(body),
+                trace_context=current_trace_carrier(),
+            )
+        )
+        return body
+
+    async def _finish_earlier_attempt(
+        self, session: AsyncSession, claim: Claimed
+    ) -> dict[str, Any]:
+        """A claim taken over from an attempt that wrote its order but never stored the answer
+        (the intake before the outbox did that in separate transactions): answer that order, and
+        make sure the relay starts it."""
+        assert claim.order_id is not None
+        order = await OrderRepository(session).get(claim.order_id)
+        assert order is not None  # the key's foreign key
+        body = order_out(order).model_dump(mode="json")
+        if order.workflow_started_at is None:
+            await enqueue_start(session, order.id)
+        await self._keys(session).complete(claim.key_id, 201, body, _location(body))
+        return body
 
     async def get(self, order_id: uuid.UUID, customer: str, *, is_admin: bool) -> Order | None:
         async with self._reads() as session:
@@ -303,7 +337,7 @@ class OrderService:
         except RPCError as exc:
             if temporal_unreachable(exc):
                 raise temporal_unavailable(CANCEL_NOT_DELIVERED) from exc
-            # Not started yet (the reconciler will), or already closed: ask again shortly.
+            # Not started yet (the relay will), or already closed: ask again shortly.
             raise _order_busy() from None
         except RuntimeError as exc:
             if temporal_unreachable(exc):
@@ -333,6 +367,10 @@ class OrderService:
             fresh = await session.get(Order, order.id, populate_existing=True)
             assert fresh is not None
             return fresh
+
+
+def _location(body: dict[str, Any]) -> str:
+    return f"/orders/{body['id']}"
 
 
 def _too_late_to_cancel(failure: WorkflowUpdateFailedError) -> bool:

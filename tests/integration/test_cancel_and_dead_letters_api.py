@@ -9,14 +9,13 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureError
 
-from foundation.models import DeadLetter, Product
+from foundation.models import DeadLetter, Order, Product, WorkflowStart
 from foundation.settings import Settings
 from processes.devstack.ports import free_port
-from processes.reconciler import start_unstarted_workflows
 from tests.support import eventually, order_body
 from workflows.contracts import ErrorType
 
@@ -229,7 +228,7 @@ async def test_cancel_that_outlasts_the_wait_is_202_and_the_order_still_ends_can
     await _wait_for(api, auth, placed["id"], "CANCELLED")
 
 
-async def test_redrive_while_temporal_is_unreachable_is_503_and_the_reconciler_starts_it(
+async def test_redrive_while_temporal_is_unreachable_is_503_and_the_relay_starts_it(
     api: httpx.AsyncClient,
     auth: Auth,
     settings: Settings,
@@ -251,9 +250,13 @@ async def test_redrive_while_temporal_is_unreachable_is_503_and_the_reconciler_s
     assert response.status_code == 503
     assert response.headers["content-type"] == "application/problem+json"
     assert int(response.headers["Retry-After"]) > 0
-    # The redrive is recorded, unconfirmed: the reconciler's sweep starts it once Temporal answers.
-    assert await start_unstarted_workflows(sessions, temporal, settings) == 1
+    # The redrive is recorded with its pending start: the relay (on the reachable Temporal)
+    # starts it, and the order completes this time.
     await _wait_for(api, auth, placed["id"], "COMPLETED")
+    async with sessions() as session:
+        assert await session.scalar(select(func.count(WorkflowStart.id))) == 0
+        order = await session.get(Order, uuid.UUID(placed["id"]))
+    assert order is not None and order.workflow_started_at is not None
 
 
 async def test_cancel_while_temporal_is_unreachable_is_503_not_an_accepted_cancel(

@@ -14,8 +14,8 @@ from temporalio.worker import Worker
 from foundation.models import Order
 from foundation.settings import Settings
 from processes.devstack.ports import free_port
-from processes.reconciler import start_unstarted_workflows
-from tests.support import eventually, order_body
+from processes.relay import Relay
+from tests.support import eventually, order_body, started_run
 
 pytestmark = pytest.mark.integration
 Auth = Callable[..., dict[str, str]]
@@ -25,7 +25,7 @@ async def test_placed_order_runs_its_workflow_to_completion(
     api: httpx.AsyncClient, auth: Auth, temporal: Client
 ) -> None:
     placed = (await api.post("/orders", json=order_body(), headers=auth(key="run-1"))).json()
-    result = await temporal.get_workflow_handle(placed["workflow_id"]).result()
+    result = await (await started_run(temporal, placed["workflow_id"])).result()
     assert result["status"] == "COMPLETED"
 
     async def order_completed() -> None:
@@ -65,7 +65,7 @@ async def test_order_is_accepted_while_temporal_is_unreachable_and_started_later
         [order] = list(await session.scalars(select(Order)))
     assert order.workflow_started_at is None
 
-    assert await start_unstarted_workflows(sessions, temporal, settings) == 1
+    assert await Relay(settings, sessions, temporal).drain() == [order.id]
 
     handle = temporal.get_workflow_handle(order.workflow_id)
     await handle.result()
@@ -73,4 +73,4 @@ async def test_order_is_accepted_while_temporal_is_unreachable_and_started_later
     async with sessions() as session:
         recovered = await session.get(Order, order.id)
     assert recovered is not None and recovered.workflow_started_at is not None
-    assert await start_unstarted_workflows(sessions, temporal, settings) == 0
+    assert await Relay(settings, sessions, temporal).drain() == []

@@ -61,14 +61,6 @@ async def test_expired_claim_can_be_claimed_afresh_with_any_body(db_session: Asy
     assert again.key_id == first.key_id
 
 
-async def test_released_claim_leaves_the_key_free(db_session: AsyncSession) -> None:
-    repo = _repo(db_session)
-    first = await repo.claim("alice", "k", "fp")
-    assert isinstance(first, Claimed)
-    await repo.release(first.key_id)
-    assert isinstance(await repo.claim("alice", "k", "other-fp"), Claimed)
-
-
 async def test_repository_from_settings_leases_claims_for_the_configured_time(
     db_session: AsyncSession,
 ) -> None:

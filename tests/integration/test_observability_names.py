@@ -1,4 +1,4 @@
-"""Every metric the alerts and the dashboard name is exported by a live API or worker."""
+"""Every metric the alerts and the dashboard name is exported by a live API, worker or relay."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 import yaml
+from prometheus_client import REGISTRY, generate_latest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import WorkflowFailureError
 
@@ -19,13 +20,13 @@ from foundation.settings import Settings
 from foundation.temporal_client import connect_temporal
 from processes.worker import fulfillment_worker
 from processes.worker_metrics import serve_worker_metrics
-from tests.support import in_process_client, order_body
+from tests.support import in_process_client, order_body, running_relay, started_run
 
 pytestmark = pytest.mark.integration
 Auth = Callable[..., dict[str, str]]
 OBSERVABILITY = Path(__file__).resolve().parents[2] / "observability"
 # Ours and the SDK's; `up` and the like are Prometheus's own, made when it scrapes.
-EXPORTED_PREFIXES = ("order_api_", "order_worker_", "temporal_")
+EXPORTED_PREFIXES = ("order_api_", "order_worker_", "order_relay_", "temporal_")
 IDENTIFIER = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
 
 
@@ -61,13 +62,14 @@ def test_the_rules_and_the_dashboard_name_metrics_at_all() -> None:
 
 
 async def test_every_metric_the_alerts_and_dashboard_name_is_exported(
-    settings: Settings, sessions: async_sessionmaker[AsyncSession], auth: Auth
+    settings: Settings, sessions: async_sessionmaker[AsyncSession], auth: Auth, clean_db: None
 ) -> None:
     own = settings.model_copy(update={"task_queue": f"names-{uuid.uuid4().hex[:8]}"})
     with serve_worker_metrics("127.0.0.1", 0) as metrics:
         client = await connect_temporal(own, runtime=metrics.runtime)
         async with (
             fulfillment_worker(client, own, sessions),
+            running_relay(own, sessions, client),
             in_process_client(create_app(own)) as api,
         ):
             # One order that completes and one that fails, so every labelled series has a sample.
@@ -79,13 +81,15 @@ async def test_every_metric_the_alerts_and_dashboard_name_is_exported(
                 json=order_body(payment_method="tok_declined"),
                 headers=auth(key=f"{own.task_queue}-declined"),
             )
-            await client.get_workflow_handle(good.json()["workflow_id"]).result()
+            await (await started_run(client, good.json()["workflow_id"])).result()
             with pytest.raises(WorkflowFailureError):
-                await client.get_workflow_handle(declined.json()["workflow_id"]).result()
+                await (await started_run(client, declined.json()["workflow_id"])).result()
             api_scrape = (await api.get("/metrics")).text
         async with httpx.AsyncClient() as scraper:
             worker_scrape = (await scraper.get(metrics.url)).text
+    # The relay serves the process's registry, as `order-api relay` does on its own port.
+    relay_scrape = generate_latest(REGISTRY).decode()
 
-    available = exported(api_scrape) | exported(worker_scrape)
+    available = exported(api_scrape) | exported(worker_scrape) | exported(relay_scrape)
     wanted = metrics_named_by_alerts() | metrics_named_by_dashboard()
     assert wanted - available == set()

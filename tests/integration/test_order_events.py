@@ -26,6 +26,7 @@ from api.main import create_app
 from foundation.domain import OrderStatus
 from foundation.models import Order, OrderStatusChange
 from foundation.settings import Settings
+from processes.relay import Relay
 from tests.support import eventually, order_body, serve_over_http
 
 pytestmark = pytest.mark.integration
@@ -48,7 +49,7 @@ class Served:
 
 
 @pytest.fixture
-def served(settings: Settings, worker: Worker, clean_db: None) -> Iterator[Served]:
+def served(settings: Settings, worker: Worker, clean_db: None, relay: Relay) -> Iterator[Served]:
     # Short keep-alives, so the test that waits for one waits a moment only.
     app = create_app(settings.model_copy(update={"events_keepalive_seconds": 0.5}))
     with serve_over_http(app) as url:

@@ -19,6 +19,7 @@ from temporalio.client import Client
 from api.orders.cursor import PagePosition
 from api.orders.repository import OrderFilter
 from api.orders.service import OrderService
+from api.orders.start_backlog import StartBacklog
 from foundation.domain import OrderStatus
 from foundation.settings import Settings
 from tests.integration.test_query_plans import explain, recording
@@ -112,7 +113,9 @@ async def test_a_page_of_a_customers_orders_is_one_index_range_scan(
         created_before=now if case.placed_within_days else None,
     )
     with recording(engine) as log:
-        items, end = await OrderService(settings, sessions, temporal).page(where, after, 20)
+        backlog = StartBacklog(sessions, bound=1, refresh_seconds=1.0)
+        service = OrderService(settings, sessions, temporal, backlog)
+        items, end = await service.page(where, after, 20)
     assert len(items) == 20 and end is not None
 
     plan = await explain(conn, log.one("FROM orders"))

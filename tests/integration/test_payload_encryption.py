@@ -17,7 +17,7 @@ from temporalio.client import Client
 from foundation import search_attributes as sa
 from foundation.payload_codec import ENCRYPTED_ENCODING
 from foundation.settings import Settings
-from tests.support import order_body
+from tests.support import order_body, started_run
 
 pytestmark = pytest.mark.integration
 Auth = Callable[..., dict[str, str]]
@@ -31,7 +31,7 @@ async def _completed_order(api: httpx.AsyncClient, auth: Auth, temporal: Client)
     placed = await api.post("/orders", json=body, headers=auth(key=f"private-{uuid.uuid4()}"))
     assert placed.status_code == 201, placed.text
     order: dict[str, str] = placed.json()
-    await temporal.get_workflow_handle(order["workflow_id"]).result()
+    await (await started_run(temporal, order["workflow_id"])).result()
     return order
 
 

@@ -17,6 +17,7 @@ from foundation.migrate import upgrade_to_head
 from foundation.settings import Settings
 from processes.devstack.ports import free_port
 from processes.devstack.postgres import EmbeddedPostgres
+from processes.relay import Relay
 from processes.worker import fulfillment_worker
 from tests.support import order_body
 from workflows.order_fulfillment import OrderFulfillmentWorkflow
@@ -67,6 +68,12 @@ async def test_accepted_order_completes_after_postgres_restarts(
     async for api in serve_app(own):
         placed = await api.post("/orders", json=order_body(), headers=auth(key="pg-blip"))
     assert placed.status_code == 201
+    relay_engine = make_engine(own.effective_database_url)
+    try:
+        started = await Relay(own, make_session_factory(relay_engine), temporal).drain()
+    finally:
+        await relay_engine.dispose()
+    assert [str(order_id) for order_id in started] == [placed.json()["id"]]
     # No worker has polled yet, so every step of this run meets the outage.
     own_postgres.stop()
     engine = make_engine(own.effective_database_url)

@@ -24,8 +24,9 @@ from api.dead_letters.service import DeadLetterService
 from api.idempotency.repository import IdempotencyRepository, Mismatch
 from api.metrics import refresh_backlog
 from api.orders.service import OrderService
+from api.orders.start_backlog import StartBacklog
 from foundation.settings import Settings
-from processes.reconciler import purge_expired_keys, start_unstarted_workflows
+from processes.key_purge import purge_expired_keys
 
 pytestmark = pytest.mark.integration
 
@@ -167,6 +168,10 @@ async def order_id_of(connection: AsyncConnection, n: int) -> uuid.UUID:
     return found
 
 
+def _backlog(sessions: async_sessionmaker[AsyncSession]) -> StartBacklog:
+    return StartBacklog(sessions, bound=1, refresh_seconds=1.0)
+
+
 async def _read_order(
     engine: AsyncEngine,
     connection: AsyncConnection,
@@ -176,9 +181,9 @@ async def _read_order(
 ) -> SentStatements:
     order_id = await order_id_of(connection, 1234)
     with recording(engine) as log:
-        order = await OrderService(settings, bound_sessions, temporal).get(
-            order_id, f"customer-{1234 % CUSTOMERS}", is_admin=False
-        )
+        order = await OrderService(
+            settings, bound_sessions, temporal, _backlog(bound_sessions)
+        ).get(order_id, f"customer-{1234 % CUSTOMERS}", is_admin=False)
     assert order is not None and len(order.items) == 2 and len(order.history) == 4
     return log
 
@@ -254,21 +259,6 @@ async def test_claim_next_key_generation(
     plan.assert_uses(
         "uq_orders_customer_id_idempotency_key_key_generation", not_seq_scanned="orders"
     )
-
-
-async def test_reconciler_sweep(
-    engine: AsyncEngine,
-    connection: AsyncConnection,
-    bound_sessions: async_sessionmaker[AsyncSession],
-    settings: Settings,
-    temporal: Client,
-) -> None:
-    # A grace longer than the unstarted orders' age: the sweep runs its query and starts nothing.
-    patient = settings.model_copy(update={"reconcile_grace_seconds": 3600.0})
-    with recording(engine) as log:
-        assert await start_unstarted_workflows(bound_sessions, temporal, patient) == 0
-    plan = await explain(connection, log.one("FROM orders", "workflow_started_at IS NULL"))
-    plan.assert_uses("ix_orders_workflow_not_started", not_seq_scanned="orders")
 
 
 async def test_unresolved_dead_letters_page(

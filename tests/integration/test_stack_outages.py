@@ -22,10 +22,8 @@ COMPLETION_SECONDS = 90.0
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
     data_dir: Path = tmp_path_factory.mktemp("outages")
-    # A short reconcile grace: an order whose start Temporal missed is started seconds later.
-    with running_stack(
-        data_dir, reconcile_grace_seconds="2", reconcile_interval_seconds="1"
-    ) as running:
+    # Retries of a start Temporal missed soon after it is back, not the production 10 s.
+    with running_stack(data_dir, relay_retry_max_seconds="2") as running:
         yield running
 
 

@@ -13,7 +13,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import StatusCode
 from temporalio.client import Client, WorkflowFailureError
 
-from tests.support import order_body
+from tests.support import order_body, started_run
 
 pytestmark = pytest.mark.integration
 Auth = Callable[..., dict[str, str]]
@@ -30,7 +30,7 @@ async def test_request_workflow_and_activities_share_one_trace(
     headers = {**auth(key="traced"), "traceparent": f"00-{caller_trace}-00f067aa0ba902b7-01"}
 
     response = await api.post("/orders", json=order_body(), headers=headers)
-    await temporal.get_workflow_handle(response.json()["workflow_id"]).result()
+    await (await started_run(temporal, response.json()["workflow_id"])).result()
 
     assert response.headers["X-Trace-Id"] == caller_trace
     names_in_trace = {
@@ -52,7 +52,7 @@ async def test_the_request_trace_holds_database_and_provider_call_spans(
 ) -> None:
     spans = _recorded_spans()
     response = await api.post("/orders", json=order_body(), headers=auth(key="traced-db"))
-    await temporal.get_workflow_handle(response.json()["workflow_id"]).result()
+    await (await started_run(temporal, response.json()["workflow_id"])).result()
 
     in_trace = [
         s
@@ -74,7 +74,7 @@ async def test_a_failed_order_marks_its_workflow_span_as_an_error(
     declined = order_body(payment_method="tok_declined")
     response = await api.post("/orders", json=declined, headers=auth(key="traced-fail"))
     with pytest.raises(WorkflowFailureError):
-        await temporal.get_workflow_handle(response.json()["workflow_id"]).result()
+        await (await started_run(temporal, response.json()["workflow_id"])).result()
 
     [completion] = [
         s

@@ -35,8 +35,8 @@ class RefusingWorkflow:
 
 
 async def cancel_refused_with(cause: BaseException) -> ProblemError:
-    # The session factory is unused: a refused cancel reads nothing back.
-    service = OrderService(Settings(), None, RefusingWorkflow(cause))  # type: ignore[arg-type]
+    # The session factory and the backlog are unused: a refused cancel reads nothing back.
+    service = OrderService(Settings(), None, RefusingWorkflow(cause), None)  # type: ignore[arg-type]
     paid = Order(id=uuid.uuid4(), status=OrderStatus.PAID.value, workflow_id="order-1")
     with pytest.raises(ProblemError) as refused:
         await service.cancel(paid, reason="changed my mind")

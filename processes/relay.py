@@ -1,0 +1,286 @@
+"""The relay: starts the workflow of every accepted order, in order of acceptance.
+
+The API commits each new order with a row in `workflow_starts` (the outbox) and never waits on
+Temporal. This process claims those rows in batches (`FOR UPDATE SKIP LOCKED`, so two relays
+never claim the same row), starts their workflows concurrently, and in the same transaction
+deletes the rows and records `orders.workflow_started_at`. A start that fails stays in the
+outbox with a growing delay, so an unreachable Temporal is retried, never hammered. The insert
+trigger's NOTIFY wakes the relay at each commit; a short poll covers a lost notification and the
+retries that fall due (adrs/0003-accept-then-start.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import time
+import uuid
+from contextlib import suppress
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import psycopg
+from prometheus_client import Counter, Gauge, Histogram, start_http_server
+from sqlalchemy import func, select, update
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import raiseload
+from temporalio.client import Client
+
+from api.temporal_availability import temporal_unreachable
+from foundation.db import make_engine, make_session_factory
+from foundation.models import WORKFLOW_START_CHANNEL, Order, WorkflowStart
+from foundation.settings import LogFormat, Settings, settings_or_exit
+from foundation.telemetry import configure_logging, configure_tracing, resumed_trace
+from processes.patient_connect import connect_when_reachable
+from workflows.contracts import RetryProfile
+from workflows.starter import record_started, start_fulfillment
+
+logger = logging.getLogger(__name__)
+
+# After the LISTEN connection is lost, how long to wait before listening again.
+RECONNECT_DELAY_SECONDS = 1.0
+FIRST_RETRY_SECONDS = 0.5
+# Enough of Temporal's answer to tell one failure from another, not a whole stack.
+MAX_ERROR_CHARS = 500
+
+BACKLOG = Gauge("order_relay_backlog", "Accepted orders whose workflow start is pending")
+OLDEST_PENDING_AGE = Gauge(
+    "order_relay_oldest_pending_age_seconds",
+    "Age of the oldest pending workflow start, read at scrape time (0 when none)",
+)
+START_LAG = Histogram(
+    "order_relay_start_lag_seconds",
+    "From an order's acceptance to its workflow started",
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
+)
+STARTS = Counter("order_relay_starts_total", "Workflow starts the relay recorded")
+STARTS_FAILED = Counter(
+    "order_relay_starts_failed_total", "Workflow start attempts that failed (retried later)"
+)
+
+
+def retry_delay(attempts: int, cap_seconds: float) -> timedelta:
+    """The wait after the `attempts`-th failure: doubling from half a second, capped."""
+    return timedelta(seconds=min(cap_seconds, FIRST_RETRY_SECONDS * 2 ** max(attempts - 1, 0)))
+
+
+@dataclass
+class BatchOutcome:
+    claimed: int = 0
+    started: list[uuid.UUID] = field(default_factory=list)
+    failed: int = 0
+
+
+class Relay:
+    def __init__(
+        self, settings: Settings, sessions: async_sessionmaker[AsyncSession], client: Client
+    ) -> None:
+        self._settings = settings
+        self._sessions = sessions
+        self._client = client
+        self._retry_profile = RetryProfile(settings.effective_retry_profile)
+        self._oldest_pending: datetime | None = None
+
+    async def drain(self) -> list[uuid.UUID]:
+        """Start every due pending order, batch after batch; the orders it started.
+
+        Stops at the first batch with a failure: what failed is delayed already, and trying the
+        rest now would only fail the same way while Temporal is away.
+        """
+        started: list[uuid.UUID] = []
+        while True:
+            outcome = await self.relay_batch()
+            started += outcome.started
+            if outcome.failed or outcome.claimed < self._settings.relay_batch_size:
+                return started
+
+    async def relay_batch(self) -> BatchOutcome:
+        outcome = BatchOutcome()
+        async with self._sessions.begin() as session:
+            claimed = (
+                await session.execute(
+                    select(
+                        WorkflowStart.id,
+                        WorkflowStart.order_id,
+                        WorkflowStart.attempts,
+                        WorkflowStart.trace_context,
+                    )
+                    .where(WorkflowStart.next_attempt_at <= func.now())
+                    .order_by(WorkflowStart.id)
+                    .limit(self._settings.relay_batch_size)
+                    .with_for_update(skip_locked=True)
+                )
+            ).all()
+            outcome.claimed = len(claimed)
+            if not claimed:
+                return outcome
+            orders = {
+                order.id: order
+                for order in await session.scalars(
+                    select(Order)
+                    .where(Order.id.in_([row.order_id for row in claimed]))
+                    .options(raiseload(Order.history))
+                )
+            }
+            # Tasks made in acceptance order take the semaphore in that order, so the oldest
+            # orders are started first however many are in flight.
+            slots = asyncio.Semaphore(self._settings.relay_concurrency)
+            errors = await asyncio.gather(
+                *(self._start(orders[row.order_id], row.trace_context, slots) for row in claimed)
+            )
+            failures = []
+            for row, error in zip(claimed, errors, strict=True):
+                if error is None:
+                    outcome.started.append(row.order_id)
+                    continue
+                attempts = row.attempts + 1
+                failures.append(
+                    {
+                        "id": row.id,
+                        "attempts": attempts,
+                        "next_attempt_at": datetime.now(UTC)
+                        + retry_delay(attempts, self._settings.relay_retry_max_seconds),
+                        "last_error": f"{type(error).__name__}: {error}"[:MAX_ERROR_CHARS],
+                    }
+                )
+            outcome.failed = len(failures)
+            await record_started(session, outcome.started)
+            if failures:
+                await session.execute(update(WorkflowStart), failures)
+        STARTS.inc(len(outcome.started))
+        STARTS_FAILED.inc(outcome.failed)
+        return outcome
+
+    async def _start(
+        self, order: Order, trace_context: dict[str, str] | None, slots: asyncio.Semaphore
+    ) -> BaseException | None:
+        async with slots:
+            try:
+                # Each start is a task of its own, so attaching the trace here touches no other.
+                with resumed_trace(trace_context):
+                    await start_fulfillment(
+                        self._client, self._settings.task_queue, order, self._retry_profile
+                    )
+            except Exception as exc:
+                if temporal_unreachable(exc):
+                    logger.warning("Temporal unreachable; order %s waits for a retry", order.id)
+                else:
+                    logger.warning("could not start order %s", order.id, exc_info=True)
+                return exc
+        START_LAG.observe(max(time.time() - order.created_at.timestamp(), 0.0))
+        return None
+
+    async def refresh_backlog(self) -> None:
+        async with self._sessions() as session:
+            pending, oldest = (
+                await session.execute(
+                    select(func.count(WorkflowStart.id), func.min(WorkflowStart.enqueued_at))
+                )
+            ).one()
+        BACKLOG.set(pending)
+        self._oldest_pending = oldest
+
+    def oldest_pending_age_seconds(self) -> float:
+        oldest = self._oldest_pending
+        return max((datetime.now(UTC) - oldest).total_seconds(), 0.0) if oldest else 0.0
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Drain on every notification and every poll interval until `stop` is set."""
+        OLDEST_PENDING_AGE.set_function(self.oldest_pending_age_seconds)
+        wake = asyncio.Event()
+        listener = asyncio.create_task(self._listen_forever(wake), name="relay-listener")
+        try:
+            while not stop.is_set():
+                # Cleared before the drain, so a commit during the drain wakes the next one.
+                wake.clear()
+                try:
+                    await self.drain()
+                    await self.refresh_backlog()
+                except Exception:
+                    # PostgreSQL away: the next wake-up or poll tries again.
+                    logger.warning("relay pass failed; retrying", exc_info=True)
+                await _first_of(wake, stop, timeout=self._settings.relay_poll_seconds)
+        finally:
+            listener.cancel()
+            with suppress(asyncio.CancelledError):
+                await listener
+
+    async def _listen_forever(self, wake: asyncio.Event) -> None:
+        # psycopg's own connection string: the URL without SQLAlchemy's driver suffix.
+        url = make_url(self._settings.effective_database_url).set(drivername="postgresql")
+        conninfo = url.render_as_string(hide_password=False)
+        while True:
+            try:
+                async with await psycopg.AsyncConnection.connect(
+                    conninfo, autocommit=True, connect_timeout=5
+                ) as connection:
+                    await connection.execute(f"LISTEN {WORKFLOW_START_CHANNEL}")
+                    # Commits made while not listening were notified to no one.
+                    wake.set()
+                    async for _ in connection.notifies():
+                        wake.set()
+            except (psycopg.Error, OSError):
+                logger.warning("relay listener lost its connection", exc_info=True)
+            await asyncio.sleep(RECONNECT_DELAY_SECONDS)
+
+
+async def _first_of(
+    wake: asyncio.Event,
+    stop: asyncio.Event,
+    *,
+    timeout: float | None,
+    also: asyncio.Future[Any] | None = None,
+) -> None:
+    """Wait until either event is set (or `also` is done), or the timeout passes."""
+    waits = [asyncio.ensure_future(wake.wait()), asyncio.ensure_future(stop.wait())]
+    try:
+        await asyncio.wait(
+            [*waits, *([also] if also else [])],
+            timeout=timeout,
+            return_when=asyncio.FIRST_COMPLETED,
+        )
+    finally:
+        for waiting in waits:
+            waiting.cancel()
+
+
+async def run_relay(settings: Settings) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    engine = make_engine(settings.effective_database_url, pool_size=2, max_overflow=2)
+    server, thread = start_http_server(
+        settings.relay_metrics_port, addr=settings.relay_metrics_host
+    )
+    logger.info(
+        "relay metrics at http://%s:%s/metrics", settings.relay_metrics_host, server.server_port
+    )
+    try:
+        connecting = asyncio.create_task(connect_when_reachable(settings))
+        await _first_of(asyncio.Event(), stop, timeout=None, also=connecting)
+        if not connecting.done():
+            # Stopped while Temporal was still away.
+            connecting.cancel()
+            return
+        relay = Relay(settings, make_session_factory(engine), connecting.result())
+        logger.info("relay started for task queue %r", settings.task_queue)
+        await relay.run(stop)
+        logger.info("relay stopped")
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+        await engine.dispose()
+
+
+def main() -> None:
+    settings = settings_or_exit()
+    configure_logging(
+        settings.log_level, json_lines=settings.effective_log_format is LogFormat.JSON
+    )
+    configure_tracing("order-relay", export_to_console=settings.otel_console_export)
+    asyncio.run(run_relay(settings))

@@ -29,6 +29,8 @@ FINISHED = ("COMPLETED", "FAILED", "CANCELLED")
 @dataclass(frozen=True)
 class BurstResult:
     orders: int
+    # Orders offered per second (None: as fast as the clients go).
+    offered_per_second: float | None
     accepted: int
     completed: int
     post_seconds: float
@@ -43,10 +45,17 @@ class BurstResult:
 
 
 async def post_orders(
-    api_url: str, token: str, body: dict[str, Any], orders: int, concurrency: int
+    api_url: str,
+    token: str,
+    body: dict[str, Any],
+    orders: int,
+    concurrency: int,
+    per_second: float | None = None,
 ) -> int:
-    """POST `orders` new orders from `concurrency` clients; returns how many were accepted."""
+    """POST `orders` new orders from `concurrency` clients, the n-th no sooner than n/`per_second`
+    seconds after the first if a rate is given; returns how many were accepted."""
     run = uuid.uuid4().hex[:8]
+    began = time.monotonic()
     keys = iter(range(orders))
     accepted = 0
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
@@ -55,6 +64,8 @@ async def post_orders(
         async def one_client() -> None:
             nonlocal accepted
             for n in keys:
+                if per_second:
+                    await asyncio.sleep(max(0.0, began + n / per_second - time.monotonic()))
                 response = await client.post(
                     "/orders",
                     json=body,
@@ -123,13 +134,14 @@ def measure(
     *,
     orders: int,
     concurrency: int = 32,
+    per_second: float | None = None,
     timeout: float = 180.0,
     history_events: Callable[[str], int] | None = None,
 ) -> BurstResult:
     """`token` must name `customer`, a customer with no orders yet. `history_events`, if given,
     is called with one completed order's workflow id and returns its history's length."""
     began = time.monotonic()
-    accepted = asyncio.run(post_orders(api_url, token, body, orders, concurrency))
+    accepted = asyncio.run(post_orders(api_url, token, body, orders, concurrency, per_second))
     posted = time.monotonic() - began
     with psycopg.connect(dsn, autocommit=True) as conn:
         deadline = time.monotonic() + timeout
@@ -141,6 +153,7 @@ def measure(
     events = history_events(workflow_id) if history_events and workflow_id else None
     return BurstResult(
         orders=orders,
+        offered_per_second=per_second,
         accepted=accepted,
         completed=completed,
         post_seconds=posted,
@@ -180,11 +193,16 @@ def table_rows(raw: EngineResult | None, orders: BurstResult | None) -> list[str
         versus = ratios(raw, orders)["fulfillment_vs_raw_workflow"]
         rows.append(
             f"{'order burst to COMPLETED':<34}{orders.completed_per_second:>9.1f}"
-            f"   completed/s, {orders.completed}/{orders.orders} in {orders.drain_seconds:.1f}s, "
+            f"   completed/s, {orders.completed}/{orders.orders} offered at "
+            f"{_rate(orders.offered_per_second)} in {orders.drain_seconds:.1f}s, "
             f"{orders.history_events_per_order} history events each, "
             f"start lag p50 {_seconds(p50)} p99 {_seconds(p99)}, ÷raw {_ratio(versus)}"
         )
     return rows
+
+
+def _rate(value: float | None) -> str:
+    return f"{value:.0f}/s" if value else "full speed"
 
 
 def _seconds(value: float | None) -> str:

@@ -12,15 +12,19 @@ import asyncio
 import time
 from collections.abc import Iterable, Sequence
 from contextlib import suppress
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import psutil
+import psycopg
 from stack_parts import Member, Part, Role, find_parts
 from temporalio.client import Client
+from temporalio.service import RPCError
 
 MIB = 1024 * 1024
+# Terminating passes over the running workflows before the stack counts as idle.
+SETTLE_PASSES = 5
 
 
 @dataclass(frozen=True)
@@ -125,6 +129,51 @@ async def _wait_for_workflows(temporal_address: str, timeout: float) -> int:
     return running
 
 
+@dataclass(frozen=True)
+class Settled:
+    """What was still in flight when the wait ran out, and was stopped so the stack is idle."""
+
+    still_running: int
+    unstarted_dropped: int
+    terminated: int
+
+
+async def _terminate_running(client: Client) -> int:
+    terminated = 0
+    async for found in client.list_workflows("ExecutionStatus = 'Running'"):
+        with suppress(RPCError):  # it may have closed meanwhile
+            await client.get_workflow_handle(found.id, run_id=found.run_id).terminate(
+                reason="bench: stopped so idle memory can be read"
+            )
+            terminated += 1
+    return terminated
+
+
+async def _settle(temporal_address: str, dsn: str, timeout: float) -> Settled:
+    running = await _wait_for_workflows(temporal_address, timeout)
+    if not running:
+        return Settled(0, 0, 0)
+    # The bench's own throwaway database: orders the relay has not started yet are dropped, so
+    # nothing new starts while the running ones are stopped.
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        dropped = conn.execute("DELETE FROM workflow_starts").rowcount
+    client = await Client.connect(temporal_address)
+    terminated = 0
+    for _ in range(SETTLE_PASSES):
+        stopped = await _terminate_running(client)
+        terminated += stopped
+        if not stopped and not await _running_workflows(client):
+            break
+    return Settled(running, dropped, terminated)
+
+
+def settle(temporal_address: str, dsn: str, timeout: float) -> Settled:
+    """Waits up to `timeout` seconds for the workflows to finish; whatever is still in flight
+    then (the intake scenario accepts far more orders than fulfilment finishes in a bench's
+    time) is stopped, so memory is read on an idle stack. Says what was stopped."""
+    return asyncio.run(_settle(temporal_address, dsn, timeout))
+
+
 def wait_until_idle(temporal_address: str, timeout: float) -> int:
     """Waits, up to `timeout` seconds, until no workflow runs: memory read while the workers
     still fulfil orders is memory in use, not what the stack keeps when idle. Returns how many
@@ -136,10 +185,16 @@ def total_pss_mb(found: Iterable[Holding]) -> float:
     return sum(h.pss for h in found) / MIB
 
 
-def as_json(found: Sequence[Holding], idle_seconds: float, still_running: int) -> dict[str, Any]:
+def as_json(
+    found: Sequence[Holding],
+    idle_seconds: float,
+    still_running: int,
+    settled: Settled | None = None,
+) -> dict[str, Any]:
     return {
         "idle_seconds": idle_seconds,
         "workflows_still_running": still_running,
+        "settled": asdict(settled) if settled else None,
         "total_pss_mb": total_pss_mb(found),
         "parts": [h.as_json() for h in found],
     }

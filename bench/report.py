@@ -112,6 +112,36 @@ def throughput_table(results: dict[str, Any]) -> list[str]:
     return lines
 
 
+def fulfilment_table(results: dict[str, Any]) -> list[str]:
+    """The engine's own rates beside the orders' burst, all drained on the same server."""
+    engine, orders = results.get("engine") or {}, results.get("order_burst") or {}
+    if not engine and not orders:
+        return ["Not measured in this run."]
+    raw = engine.get("raw_workflow") or {}
+    lines = ["| what | rate /s | detail |", "|---|---:|---|"]
+    if engine:
+        lines += [
+            f"| raw Temporal starts | {_num(engine.get('starts_per_second'), '.1f')} "
+            f"| {engine.get('start_burst', 'n/a')} trivial workflows, "
+            f"{engine.get('start_concurrency', 'n/a')} at a time |",
+            f"| raw 3-activity workflow, completed | {_num(raw.get('per_second'), '.1f')} "
+            f"| {raw.get('finished', 'n/a')}/{raw.get('runs', 'n/a')} in "
+            f"{_num(raw.get('seconds'), '.1f')} s, {raw.get('history_events_per_run', 'n/a')} "
+            "history events each |",
+        ]
+    if orders:
+        lines.append(
+            f"| orders, accepted to COMPLETED | {_num(orders.get('completed_per_second'), '.1f')} "
+            f"| {orders.get('completed', 'n/a')}/{orders.get('orders', 'n/a')} offered at "
+            f"{_num(orders.get('offered_per_second'), '.0f')}/s, in "
+            f"{_num(orders.get('drain_seconds'), '.1f')} s, "
+            f"{orders.get('history_events_per_order', 'n/a')} history events each; start lag "
+            f"p50 {_num(orders.get('start_lag_p50_s'), '.2f')} s, "
+            f"p99 {_num(orders.get('start_lag_p99_s'), '.2f')} s |"
+        )
+    return lines
+
+
 def ratios_table(results: dict[str, Any]) -> list[str]:
     ratios = results.get("ratios", {})
     missing = ratios.get("missing") or {}
@@ -212,8 +242,18 @@ def limits_section(results: dict[str, Any]) -> list[str]:
     parts = memory.get("parts") or []
     if parts:
         largest = ", ".join(f"{p['name']} {p['pss_mb']:.0f} MB" for p in parts[:3])
+        settled = memory.get("settled") or {}
         running = memory.get("workflows_still_running")
-        still = f", with {running} workflows still running" if running else ", no workflow running"
+        if settled.get("still_running"):
+            still = (
+                f", after stopping what was still in flight ({settled.get('terminated', 0)} "
+                f"workflows terminated, {settled.get('unstarted_dropped', 0)} unstarted orders "
+                "dropped)"
+            )
+        elif running:
+            still = f", with {running} workflows still running"
+        else:
+            still = ", no workflow running"
         lines.append(
             f"- **memory**: {memory.get('total_pss_mb', 0.0):.0f} MB PSS in "
             f"{sum(p['processes'] for p in parts)} processes, "
@@ -254,6 +294,7 @@ def render(results: dict[str, Any], source: str) -> str:
     if failures:
         lines.append(f"- **Failures in this run:** {len(failures)} (listed in the JSON).")
     lines += ["", "## Throughput and latency", "", *throughput_table(results)]
+    lines += ["", "## Fulfilment against the raw engine", "", *fulfilment_table(results)]
     lines += ["", "## Ratios and targets", "", *ratios_table(results)]
     memory = results.get("memory")
     if memory:

@@ -156,3 +156,46 @@ def test_a_busy_machine_is_split_into_the_stack_k6_and_everything_else() -> None
     line = limit_of_path("x", cpu, None)
 
     assert "(the stack 1.00, k6 0.60, everything else 0.30)" in line
+
+
+def test_the_report_sets_the_orders_burst_beside_the_raw_engine() -> None:
+    run = results() | {
+        "engine": {
+            "start_burst": 200,
+            "start_concurrency": 32,
+            "starts_per_second": 85.0,
+            "raw_workflow": {
+                "runs": 200,
+                "finished": 200,
+                "seconds": 10.9,
+                "per_second": 18.4,
+                "history_events_per_run": 23,
+            },
+        },
+        "order_burst": {
+            "orders": 200,
+            "completed": 200,
+            "drain_seconds": 22.5,
+            "completed_per_second": 8.9,
+            "start_lag_p50_s": 0.5,
+            "start_lag_p99_s": 0.7,
+            "history_events_per_order": 33,
+        },
+    }
+    text = render(run, "bench/results/example.json")
+    assert "| raw 3-activity workflow, completed | 18.4 |" in text
+    assert "| orders, accepted to COMPLETED | 8.9 |" in text
+    assert "p99 0.70 s" in text
+
+
+def test_a_run_without_the_bursts_says_they_were_not_measured() -> None:
+    text = render(results(), "bench/results/example.json")
+    section = text.split("## Fulfilment against the raw engine", 1)[1]
+    assert section.split("##", 1)[0].strip() == "Not measured in this run."
+
+
+def test_the_report_says_what_was_stopped_before_memory_was_read() -> None:
+    run = results()
+    run["memory"]["settled"] = {"still_running": 900, "unstarted_dropped": 40, "terminated": 880}
+    text = render(run, "bench/results/example.json")
+    assert "880 workflows terminated, 40 unstarted orders dropped" in text

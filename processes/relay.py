@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-import time
 import uuid
 from contextlib import suppress
 from dataclasses import dataclass, field
@@ -71,6 +70,8 @@ def retry_delay(attempts: int, cap_seconds: float) -> timedelta:
 class BatchOutcome:
     claimed: int = 0
     started: list[uuid.UUID] = field(default_factory=list)
+    # When each start call returned: what `orders.workflow_started_at` records.
+    started_at: dict[uuid.UUID, datetime] = field(default_factory=dict)
     failed: int = 0
 
 
@@ -128,13 +129,14 @@ class Relay:
             # Tasks made in acceptance order take the semaphore in that order, so the oldest
             # orders are started first however many are in flight.
             slots = asyncio.Semaphore(self._settings.relay_concurrency)
-            errors = await asyncio.gather(
+            ends = await asyncio.gather(
                 *(self._start(orders[row.order_id], row.trace_context, slots) for row in claimed)
             )
             failures = []
-            for row, error in zip(claimed, errors, strict=True):
-                if error is None:
+            for row, error in zip(claimed, ends, strict=True):
+                if isinstance(error, datetime):
                     outcome.started.append(row.order_id)
+                    outcome.started_at[row.order_id] = error
                     continue
                 attempts = row.attempts + 1
                 failures.append(
@@ -147,7 +149,7 @@ class Relay:
                     }
                 )
             outcome.failed = len(failures)
-            await record_started(session, outcome.started)
+            await record_started(session, outcome.started_at)
             if failures:
                 await session.execute(update(WorkflowStart), failures)
         STARTS.inc(len(outcome.started))
@@ -156,7 +158,8 @@ class Relay:
 
     async def _start(
         self, order: Order, trace_context: dict[str, str] | None, slots: asyncio.Semaphore
-    ) -> BaseException | None:
+    ) -> BaseException | datetime:
+        """The start's failure, or the time it returned."""
         async with slots:
             try:
                 # Each start is a task of its own, so attaching the trace here touches no other.
@@ -170,8 +173,9 @@ class Relay:
                 else:
                     logger.warning("could not start order %s", order.id, exc_info=True)
                 return exc
-        START_LAG.observe(max(time.time() - order.created_at.timestamp(), 0.0))
-        return None
+        started_at = datetime.now(UTC)
+        START_LAG.observe(max((started_at - order.created_at).total_seconds(), 0.0))
+        return started_at
 
     async def refresh_backlog(self) -> None:
         async with self._sessions() as session:

@@ -8,10 +8,10 @@ order is "accepted but not started" exactly while its row exists.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection
-from datetime import timedelta
+from collections.abc import Mapping
+from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, update
+from sqlalchemy import delete, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client
@@ -85,16 +85,14 @@ async def enqueue_start(session: AsyncSession, order_id: uuid.UUID) -> None:
     await session.execute(insert(WorkflowStart).values(order_id=order_id).on_conflict_do_nothing())
 
 
-async def record_started(session: AsyncSession, order_ids: Collection[uuid.UUID]) -> None:
-    """The workflows of these orders are started: they leave the outbox, in one transaction.
-
-    The clock at recording, not the transaction's start, so start lag counts the start itself.
-    """
-    if not order_ids:
+async def record_started(session: AsyncSession, started: Mapping[uuid.UUID, datetime]) -> None:
+    """The workflows of these orders are started, each at the time given (when its start call
+    returned, so start lag counts the start itself and not the rest of its batch): they leave the
+    outbox, in one transaction."""
+    if not started:
         return
-    await session.execute(delete(WorkflowStart).where(WorkflowStart.order_id.in_(order_ids)))
+    await session.execute(delete(WorkflowStart).where(WorkflowStart.order_id.in_(started)))
     await session.execute(
-        update(Order)
-        .where(Order.id.in_(order_ids))
-        .values(workflow_started_at=func.clock_timestamp())
+        update(Order),
+        [{"id": order_id, "workflow_started_at": at} for order_id, at in started.items()],
     )

@@ -81,5 +81,5 @@ class DeadLetterService:
                 "answers again."
             ) from exc
         async with self._sessions.begin() as session:
-            await record_started(session, [order.id])
+            await record_started(session, {order.id: datetime.now(UTC)})
         return RedriveOut(dead_letter=DeadLetterOut.model_validate(letter), run_id=run_id)

@@ -73,6 +73,9 @@ class EmbeddedPostgres:
             # Synchronous reads instead of PostgreSQL 18's default pool of I/O worker processes:
             # on a dev machine they hold memory and add nothing the load here needs.
             "io_method = 'sync'",
+            # The embedded database holds a dev or bench data set of a few MB; 128 MB of shared
+            # buffers (the default) only grows the memory every backend maps as it touches them.
+            "shared_buffers = 32MB",
         ]
         if not self.durable:
             # Test databases are thrown away; skipping fsync makes the suite much faster.

@@ -235,6 +235,30 @@ async def test_two_relays_on_one_backlog_claim_disjoint_orders_and_start_each_on
     await _all_completed_once(temporal, await _workflow_ids(sessions, accepted))
 
 
+async def test_each_order_records_when_its_own_start_returned_not_when_its_batch_ended(
+    settings: Settings,
+    clean_db: None,
+    serve_app: Serve,
+    auth: Auth,
+    sessions: Sessions,
+    temporal: Client,
+) -> None:
+    async for api in serve_app(settings):
+        accepted = await _place(api, auth, 6, "own-start-time")
+    # One start at a time, so the starts of one batch end at distinct moments.
+    one_at_a_time = settings.model_copy(update={"relay_concurrency": 1})
+
+    outcome = await Relay(one_at_a_time, sessions, temporal).relay_batch()
+
+    assert sorted(map(str, outcome.started)) == sorted(accepted)
+    async with sessions() as session:
+        recorded = dict(
+            (await session.execute(select(Order.id, Order.workflow_started_at))).tuples().all()
+        )
+    assert recorded == outcome.started_at
+    assert len(set(recorded.values())) == len(accepted)
+
+
 async def test_the_relay_starts_an_order_on_its_commit_not_at_its_next_poll(
     settings: Settings,
     worker: Worker,

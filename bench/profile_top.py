@@ -33,7 +33,7 @@ def main() -> None:
     packages: Counter[str] = Counter()
     inclusive: Counter[str] = Counter()
     total = 0
-    for line in args.profile.read_text().splitlines():
+    for line in args.profile.read_text(errors="replace").splitlines():
         stack, _, count = line.rpartition(" ")
         if not stack or not count.isdigit():
             continue

@@ -2,25 +2,24 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from enum import Enum
 
-from sqlalchemy import ColumnElement, Row, select, text, tuple_, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import ColumnElement, Row, select, text, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
 from api.orders.cursor import PagePosition
 from foundation.domain import KeyState, OrderStatus
 from foundation.models import (
-    IdempotencyKey,
     Order,
     OrderItem,
     OrderStatusChange,
     Product,
-    WorkflowStart,
 )
 
 
@@ -83,6 +82,56 @@ ORDER_VIEW = text(
 )
 
 
+# Everything a new order writes, as one statement of data-modifying CTEs. Plain SQL, written once:
+# built with the query builder it was assembled and compiled again on every request, which was
+# half of a new order's CPU in the API. The items arrive as parallel arrays, so the text is the
+# same however many there are. Its workflow_starts insert fires the trigger that NOTIFYs the
+# relay, delivered when the transaction commits.
+ACCEPT_ORDER = text(
+    """
+    WITH new_order AS (
+        INSERT INTO orders (
+            id, customer_id, idempotency_key, key_generation, status, currency, total_amount,
+            payment_method, shipping_address, workflow_id, created_at, updated_at
+        ) VALUES (
+            :order_id, :order_customer_id, :order_idempotency_key, :order_key_generation,
+            :order_status, :order_currency, :order_total_amount, :order_payment_method,
+            CAST(:order_shipping_address AS jsonb), :order_workflow_id, :order_created_at,
+            :order_updated_at
+        )
+    ), new_items AS (
+        INSERT INTO order_items (order_id, sku, quantity, unit_price, line_total)
+        SELECT :order_id, item.sku, item.quantity, item.unit_price, item.line_total
+        FROM unnest(
+            CAST(:item_skus AS varchar[]), CAST(:item_quantities AS integer[]),
+            CAST(:item_unit_prices AS bigint[]), CAST(:item_line_totals AS bigint[])
+        ) AS item (sku, quantity, unit_price, line_total)
+    ), new_history AS (
+        INSERT INTO order_status_history (
+            order_id, from_status, to_status, reason, transition_id, occurred_at
+        ) VALUES (
+            :order_id, :history_from_status, :history_to_status, :history_reason,
+            :history_transition_id, :history_occurred_at
+        )
+    ), new_start AS (
+        INSERT INTO workflow_starts (order_id, trace_context)
+        VALUES (:order_id, CAST(:trace_context AS jsonb))
+    ), completed_key AS (
+        UPDATE idempotency_keys
+        SET state = :key_state, order_id = :order_id, response_status = 201,
+            response_body = CAST(:response_body AS jsonb), response_location = :response_location
+        WHERE id = :key_id
+    )
+    SELECT 1
+    """
+)
+
+
+def _plain(value: object) -> object:
+    # The driver would send an enum member by its name; the columns hold the values.
+    return value.value if isinstance(value, Enum) else value
+
+
 @dataclass(frozen=True)
 class OrderFilter:
     customer_id: str
@@ -107,28 +156,24 @@ class OrderRepository:
         """The order, its items, its first history row, its pending start and the key's stored
         response, in one statement of data-modifying CTEs: one round trip, and the foreign keys
         between them are checked at the statement's end, when every row exists."""
-        order = insert(Order).values(acceptance.order).cte("new_order")
-        items = insert(OrderItem).values(acceptance.items).cte("new_items")
-        history = insert(OrderStatusChange).values(acceptance.history).cte("new_history")
-        # Its insert trigger NOTIFYs the relay, delivered when this transaction commits.
-        start = (
-            insert(WorkflowStart)
-            .values(order_id=acceptance.order["id"], trace_context=acceptance.trace_context)
-            .cte("new_start")
+        order, history, items = acceptance.order, acceptance.history, acceptance.items
+        await self._session.execute(
+            ACCEPT_ORDER,
+            {
+                **{f"order_{column}": _plain(value) for column, value in order.items()},
+                "order_shipping_address": json.dumps(order["shipping_address"]),
+                "item_skus": [item["sku"] for item in items],
+                "item_quantities": [item["quantity"] for item in items],
+                "item_unit_prices": [item["unit_price"] for item in items],
+                "item_line_totals": [item["line_total"] for item in items],
+                **{f"history_{column}": _plain(value) for column, value in history.items()},
+                "trace_context": json.dumps(acceptance.trace_context),
+                "key_id": acceptance.key_id,
+                "key_state": KeyState.COMPLETED.value,
+                "response_body": json.dumps(acceptance.response_body),
+                "response_location": acceptance.response_location,
+            },
         )
-        key = (
-            update(IdempotencyKey)
-            .where(IdempotencyKey.id == acceptance.key_id)
-            .values(
-                state=KeyState.COMPLETED,
-                order_id=acceptance.order["id"],
-                response_status=201,
-                response_body=acceptance.response_body,
-                response_location=acceptance.response_location,
-            )
-            .cte("completed_key")
-        )
-        await self._session.execute(select(1).add_cte(order, items, history, start, key))
 
     async def get(self, order_id: uuid.UUID) -> Order | None:
         return await self._one_order(Order.id == order_id)

@@ -252,9 +252,8 @@ async def test_each_order_records_when_its_own_start_returned_not_when_its_batch
 
     assert sorted(map(str, outcome.started)) == sorted(accepted)
     async with sessions() as session:
-        recorded = dict(
-            (await session.execute(select(Order.id, Order.workflow_started_at))).tuples().all()
-        )
+        rows = await session.execute(select(Order.id, Order.workflow_started_at))
+        recorded = {row.id: row.workflow_started_at for row in rows}
     assert recorded == outcome.started_at
     assert len(set(recorded.values())) == len(accepted)
 

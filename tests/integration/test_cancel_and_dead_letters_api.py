@@ -183,7 +183,9 @@ async def test_cancel_of_another_customers_order_is_404(api: httpx.AsyncClient, 
     placed = await _place(api, auth, shipping_address=_address("00000"))
     response = await api.post(f"/orders/{placed['id']}/cancel", headers=auth("mallory"))
     assert response.status_code == 404
-    # The owner cancels, so no run outlives this test.
+    # The owner cancels, so no run outlives this test: once the relay has started the run (a
+    # cancel before that is 409 order-busy, to be retried), and while the carrier holds it.
+    await _wait_for(api, auth, placed["id"], "PAID")
     assert (await api.post(f"/orders/{placed['id']}/cancel", headers=auth())).status_code == 200
 
 

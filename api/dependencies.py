@@ -1,4 +1,5 @@
-"""Typed request dependencies: settings, the session factories, the Temporal client, the listener.
+"""Typed request dependencies: settings, the session factories and pools, the Temporal client, the
+listener.
 
 All are `async def`: FastAPI runs a plain `def` dependency on a worker thread, which would cost
 a thread hop per dependency on every request for what is an attribute read.
@@ -13,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
 from api.orders.start_backlog import StartBacklog
+from api.orders.views import OrderViews
 from api.status_changes import StatusChangeListener
 from foundation.settings import Settings
 
@@ -27,6 +29,10 @@ async def _session_factory(request: Request) -> async_sessionmaker[AsyncSession]
 
 async def _read_session_factory(request: Request) -> async_sessionmaker[AsyncSession]:
     return request.app.state.read_session_factory  # type: ignore[no-any-return]
+
+
+async def _order_views(request: Request) -> OrderViews:
+    return request.app.state.order_views  # type: ignore[no-any-return]
 
 
 async def _temporal(request: Request) -> Client:
@@ -44,6 +50,7 @@ async def _start_backlog(request: Request) -> StartBacklog:
 AppSettings = Annotated[Settings, Depends(_settings)]
 SessionFactory = Annotated[async_sessionmaker[AsyncSession], Depends(_session_factory)]
 ReadSessionFactory = Annotated[async_sessionmaker[AsyncSession], Depends(_read_session_factory)]
+Views = Annotated[OrderViews, Depends(_order_views)]
 TemporalClient = Annotated[Client, Depends(_temporal)]
 StatusChanges = Annotated[StatusChangeListener, Depends(_status_changes)]
 PendingStarts = Annotated[StartBacklog, Depends(_start_backlog)]

@@ -19,13 +19,19 @@ from api.metrics import install_metrics
 from api.openapi import install_openapi
 from api.orders.router import router as orders_router
 from api.orders.start_backlog import StartBacklog
+from api.orders.views import OrderViews
 from api.problems import install_problem_handlers
 from api.products.router import router as products_router
 from api.ratelimit import OrderRateLimiter
 from api.request_id import install_request_id
 from api.status_changes import StatusChangeListener
 from api.tracing import install_tracing
-from foundation.db import make_engine, make_read_session_factory, make_session_factory
+from foundation.db import (
+    make_engine,
+    make_read_pool,
+    make_read_session_factory,
+    make_session_factory,
+)
 from foundation.payload_codec import EncryptionCodec
 from foundation.settings import LogFormat, Settings, get_settings, settings_or_exit
 from foundation.telemetry import configure_logging, configure_tracing
@@ -54,6 +60,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.order_rate_limiter = OrderRateLimiter(settings.rate_limit_orders_per_minute)
         app.state.session_factory = make_session_factory(engine)
         app.state.read_session_factory = make_read_session_factory(engine)
+        read_pool = make_read_pool(
+            settings.effective_database_url, size=settings.api_read_pool_size, name="order-views"
+        )
+        await read_pool.open(wait=False)
+        app.state.order_views = OrderViews(read_pool)
         app.state.temporal = await connect_temporal(settings, lazy=True)
         app.state.payload_codec = EncryptionCodec(settings.payload_keyring())
         app.state.status_changes = StatusChangeListener(settings.effective_database_url)
@@ -67,6 +78,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         yield
         await app.state.start_backlog.stop()
         await app.state.status_changes.stop()
+        await read_pool.close()
         await engine.dispose()
 
     app = FastAPI(

@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
 
+import psycopg
+import psycopg_pool
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -157,7 +159,13 @@ def install_problem_handlers(app: FastAPI) -> None:
             headers={"Retry-After": "5"},
         )
 
-    for unavailable in (OperationalError, InterfaceError, PoolTimeoutError):
+    for unavailable in (
+        OperationalError,
+        InterfaceError,
+        PoolTimeoutError,
+        psycopg.OperationalError,
+        psycopg_pool.PoolTimeout,
+    ):
         app.add_exception_handler(unavailable, _database_unavailable)
 
     @app.exception_handler(Exception)

@@ -17,8 +17,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 
 import psycopg
-from sqlalchemy.engine import make_url
 
+from foundation.db import libpq_conninfo
 from foundation.models import STATUS_CHANGE_CHANNEL
 
 logger = logging.getLogger(__name__)
@@ -50,8 +50,7 @@ class Subscription:
 class StatusChangeListener:
     def __init__(self, database_url: str) -> None:
         # psycopg's own connection string: the URL without SQLAlchemy's driver suffix.
-        url = make_url(database_url).set(drivername="postgresql")
-        self._conninfo = url.render_as_string(hide_password=False)
+        self._conninfo = libpq_conninfo(database_url)
         self._subscribers: defaultdict[uuid.UUID, set[Subscription]] = defaultdict(set)
         self._task: asyncio.Task[None] | None = None
 

@@ -1,7 +1,12 @@
-"""Async engine and session factory (psycopg 3)."""
+"""Async engine and session factory (psycopg 3), and a pool of the driver's own connections."""
 
 from __future__ import annotations
 
+from typing import Any
+
+from psycopg import AsyncConnection
+from psycopg_pool import AsyncConnectionPool
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext import asyncio as sqlalchemy_asyncio
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -34,4 +39,32 @@ def make_read_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSe
     """
     return async_sessionmaker(
         engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False
+    )
+
+
+DriverPool = AsyncConnectionPool[AsyncConnection[Any]]
+
+
+def libpq_conninfo(database_url: str) -> str:
+    """The database URL as the driver takes it (no `+psycopg` dialect suffix)."""
+    url = make_url(database_url).set(drivername="postgresql")
+    return url.render_as_string(hide_password=False)
+
+
+def make_read_pool(database_url: str, *, size: int, name: str) -> DriverPool:
+    """Autocommit driver connections, for a hot read that is one statement of plain SQL.
+
+    Such a read needs nothing of the ORM session, SQLAlchemy's pool or the greenlet bridge
+    between them, which cost about as much CPU as the rest of the request (bench/README.md).
+    Fixed size, opened in the background: a process that starts while PostgreSQL is down still
+    starts, and its reads wait at most `timeout` for a connection, then fail (answered 503).
+    """
+    return AsyncConnectionPool(
+        libpq_conninfo(database_url),
+        min_size=size,
+        max_size=size,
+        kwargs={"autocommit": True, "connect_timeout": 5},
+        timeout=5,
+        open=False,
+        name=name,
     )

@@ -12,6 +12,7 @@ import uuid
 from api.auth import Principal
 from api.orders.schemas import OrderOut
 from api.orders.service import OrderService
+from api.orders.views import OrderViews
 from api.problems import ProblemError
 from foundation.models import Order
 
@@ -36,10 +37,10 @@ async def visible_order(service: OrderService, raw_id: str, principal: Principal
     return order
 
 
-async def visible_order_view(service: OrderService, raw_id: str, principal: Principal) -> OrderOut:
+async def visible_order_view(views: OrderViews, raw_id: str, principal: Principal) -> OrderOut:
     """Like `visible_order`, as the response GET /orders/{id} sends."""
-    view = await service.view(
-        parse_order_id(raw_id), principal.subject, is_admin=principal.is_admin
+    view = await views.find(
+        parse_order_id(raw_id), None if principal.is_admin else principal.subject
     )
     if view is None:
         raise order_not_found()

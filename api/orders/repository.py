@@ -42,46 +42,6 @@ class Acceptance:
     trace_context: dict[str, str]
 
 
-# An order as GET /orders/{id} answers it, as JSON built by PostgreSQL in one statement: the
-# items and history are aggregated beside the row, so a read makes no ORM objects at all. The
-# keys are OrderOut's fields; a customer id limits it to that customer's orders.
-ORDER_VIEW = text(
-    """
-    SELECT json_build_object(
-        'id', o.id,
-        'status', o.status,
-        'total', o.total_amount,
-        'currency', o.currency,
-        'workflow_id', o.workflow_id,
-        'created_at', o.created_at,
-        'charge_id', o.charge_id,
-        'tracking_number', o.tracking_number,
-        'items', (
-            SELECT coalesce(json_agg(json_build_object(
-                'sku', i.sku,
-                'quantity', i.quantity,
-                'unit_price', i.unit_price,
-                'line_total', i.line_total
-            ) ORDER BY i.id), '[]')
-            FROM order_items i WHERE i.order_id = o.id
-        ),
-        'history', (
-            SELECT coalesce(json_agg(json_build_object(
-                'at', h.occurred_at,
-                'from_status', h.from_status,
-                'to_status', h.to_status,
-                'reason', h.reason
-            ) ORDER BY h.id), '[]')
-            FROM order_status_history h WHERE h.order_id = o.id
-        )
-    )::text
-    FROM orders o
-    WHERE o.id = :order_id
-      AND (CAST(:customer_id AS varchar) IS NULL OR o.customer_id = :customer_id)
-    """
-)
-
-
 # Everything a new order writes, as one statement of data-modifying CTEs. Plain SQL, written once:
 # built with the query builder it was assembled and compiled again on every request, which was
 # half of a new order's CPU in the API. The items arrive as parallel arrays, so the text is the
@@ -180,13 +140,6 @@ class OrderRepository:
 
     async def get_for_customer(self, order_id: uuid.UUID, customer_id: str) -> Order | None:
         return await self._one_order(Order.id == order_id, Order.customer_id == customer_id)
-
-    async def view_json(self, order_id: uuid.UUID, customer_id: str | None) -> str | None:
-        """The order as OrderOut's JSON, or None when there is none (for that customer)."""
-        found: str | None = await self._session.scalar(
-            ORDER_VIEW, {"order_id": order_id, "customer_id": customer_id}
-        )
-        return found
 
     async def _one_order(self, *where: ColumnElement[bool]) -> Order | None:
         """The order with its items and history in one round trip (joined, not three selects):

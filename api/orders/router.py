@@ -16,6 +16,7 @@ from api.dependencies import (
     SessionFactory,
     StatusChanges,
     TemporalClient,
+    Views,
 )
 from api.idempotency.header import IdempotencyKeyHeader
 from api.orders.access import visible_order, visible_order_view
@@ -189,8 +190,10 @@ async def list_orders(
     summary="Fetch an order and its status",
     responses={200: {"links": order_links(get=False)}, **problem_responses(401, 403, 404, 503)},
 )
-async def get_order(order_id: str, principal: OrderReader, service: Service) -> OrderOut:
-    return await visible_order_view(service, order_id, principal)
+async def get_order(order_id: str, principal: OrderReader, views: Views) -> Response:
+    order = await visible_order_view(views, order_id, principal)
+    # Serialized here: FastAPI would validate the model once more before serializing it.
+    return Response(order.model_dump_json(), media_type="application/json")
 
 
 @router.get(

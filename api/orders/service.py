@@ -280,14 +280,6 @@ class OrderService:
                 return await orders.get(order_id)
             return await orders.get_for_customer(order_id, customer)
 
-    async def view(self, order_id: uuid.UUID, customer: str, *, is_admin: bool) -> OrderOut | None:
-        """The order as GET answers it: one statement, validated straight from its JSON."""
-        async with self._reads() as session:
-            found = await OrderRepository(session).view_json(
-                order_id, None if is_admin else customer
-            )
-        return None if found is None else OrderOut.model_validate_json(found)
-
     async def page(
         self, where: OrderFilter, after: PagePosition | None, limit: int
     ) -> tuple[list[OrderSummary], PagePosition | None]:

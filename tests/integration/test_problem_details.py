@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy.exc import ProgrammingError
 
 from api.main import create_app
-from api.orders.repository import OrderRepository
+from api.orders.views import OrderViews
 from foundation.settings import Settings
 from processes.devstack.ports import free_port
 
@@ -70,7 +70,7 @@ async def test_unexpected_exception_is_a_generic_500_with_no_trace_or_sql(
     async def broken(*args: object, **kwargs: object) -> None:
         raise ProgrammingError(LEAKY_SQL, {}, Exception('relation "orders" does not exist'))
 
-    monkeypatch.setattr(OrderRepository, "view_json", broken)
+    monkeypatch.setattr(OrderViews, "find", broken)
     with caplog.at_level(logging.ERROR):
         response = await unraising_api.get(f"/orders/{uuid.uuid4()}", headers=auth())
     problem = assert_problem(response, 500)

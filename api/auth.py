@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -22,6 +23,9 @@ _bearer = HTTPBearer(auto_error=False, description="A JWT from `order-api token 
 REQUIRED_CLAIMS = ["exp", "iss", "aud", "sub"]
 # RFC 7519 4.1.4-4.1.6: the registered claims that are NumericDates.
 TIME_CLAIMS = ("exp", "nbf", "iat")
+# Verdicts kept at once; past it the oldest goes first. Clients reuse a token for its lifetime,
+# so a few thousand cover every client of a busy replica.
+VERIFIED_TOKENS_KEPT = 4096
 
 
 @dataclass(frozen=True)
@@ -41,6 +45,12 @@ def _unauthorized(detail: str, error: str | None = "invalid_token") -> ProblemEr
     return ProblemError(401, "unauthorized", detail, headers={"WWW-Authenticate": challenge})
 
 
+@dataclass(frozen=True)
+class _Verdict:
+    principal: Principal
+    good_until: float  # time.time()
+
+
 class TokenVerifier:
     """Checks a bearer token against the configured algorithm allow-list and keys.
 
@@ -52,6 +62,9 @@ class TokenVerifier:
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
+        # Verifying is about a tenth of the CPU of a read, and a client sends the same token
+        # with every request; a token that passed is taken again without the work.
+        self._verified: dict[str, _Verdict] = {}
         self._jwks = (
             jwt.PyJWKClient(
                 settings.jwt_jwks_url,
@@ -64,6 +77,29 @@ class TokenVerifier:
         )
 
     async def verify(self, token: str) -> Principal:
+        verdict = self._verified.get(token)
+        if verdict is not None:
+            if time.time() < verdict.good_until:
+                return verdict.principal
+            del self._verified[token]
+        principal, expires_at, rotating_key = await self._verify(token)
+        # A JWKS key can be retired at any moment (rotation refetches the set), and a token it
+        # signed must be refused from then on, so only verdicts on configured keys are kept.
+        if not rotating_key:
+            self._remember(token, principal, expires_at)
+        return principal
+
+    def _remember(self, token: str, principal: Principal, expires_at: float) -> None:
+        lifetime = self._settings.jwt_verified_token_cache_seconds
+        if lifetime <= 0:
+            return
+        if len(self._verified) >= VERIFIED_TOKENS_KEPT:
+            del self._verified[next(iter(self._verified))]
+        good_until = min(expires_at + self._settings.jwt_leeway_seconds, time.time() + lifetime)
+        self._verified[token] = _Verdict(principal, good_until)
+
+    async def _verify(self, token: str) -> tuple[Principal, float, bool]:
+        """The token's principal, its expiry and whether a JWKS key verified it; or a refusal."""
         # Before any parsing or crypto, so a huge token costs no base64, JSON or HMAC work.
         if len(token) > self._settings.max_bearer_token_bytes:
             raise _unauthorized(
@@ -107,7 +143,8 @@ class TokenVerifier:
         scopes = claims.get("scope", "")
         if not isinstance(scopes, str):
             raise _unauthorized("The bearer token's scope claim must be a space-separated string.")
-        return Principal(subject=str(claims["sub"]), scopes=frozenset(scopes.split()))
+        principal = Principal(subject=str(claims["sub"]), scopes=frozenset(scopes.split()))
+        return principal, float(claims["exp"]), isinstance(key, jwt.PyJWK)
 
     async def _key_for(self, algorithm: str, kid: object) -> str | jwt.PyJWK:
         if algorithm in HMAC_ALGORITHMS:

@@ -123,6 +123,9 @@ class Settings(BaseSettings):
     jwt_public_key: str | None = None
     jwt_jwks_url: str | None = None
     jwt_jwks_cache_seconds: float = Field(default=300, gt=0)
+    # A token that passed verification is taken again without it for this long (at most until it
+    # expires); 0 verifies every request. Tokens signed by JWKS keys are verified every time.
+    jwt_verified_token_cache_seconds: float = Field(default=60, ge=0)
     # An unknown kid refetches the JWKS at most this often, so forged kids cannot flood the issuer.
     jwt_jwks_refresh_cooldown_seconds: float = Field(default=30, ge=0)
     jwt_jwks_timeout_seconds: float = Field(default=5, gt=0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
@@ -241,3 +242,67 @@ def test_dev_tokens_cannot_be_minted_in_production() -> None:
     )
     with pytest.raises(PermissionError):
         mint_dev_token(production, "alice")
+
+
+async def test_a_token_that_passed_is_not_verified_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    verifier = TokenVerifier(SETTINGS)
+    token = _token()
+    first = await verifier.verify(token)
+    monkeypatch.setattr(jwt, "decode", _never_called)
+    assert await verifier.verify(token) == first
+
+
+async def test_a_kept_token_is_refused_once_it_expires() -> None:
+    verifier = TokenVerifier(SETTINGS.model_copy(update={"jwt_leeway_seconds": 0}))
+    expires = int(time.time()) + 1
+    token = _token(exp=expires)
+    await verifier.verify(token)
+    await asyncio.sleep(expires + 0.1 - time.time())
+    with pytest.raises(ProblemError) as refused:
+        await verifier.verify(token)
+    assert refused.value.status == 401
+
+
+async def test_a_kept_token_is_verified_again_after_the_cache_time(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    verifier = TokenVerifier(SETTINGS.model_copy(update={"jwt_verified_token_cache_seconds": 10}))
+    token = _token()
+    await verifier.verify(token)
+    later = time.time() + 11
+    monkeypatch.setattr(time, "time", lambda: later)
+    monkeypatch.setattr(jwt, "decode", _never_called)
+    with pytest.raises(AssertionError, match="verified again"):
+        await verifier.verify(token)
+
+
+async def test_a_refused_token_is_refused_every_time() -> None:
+    verifier = TokenVerifier(SETTINGS)
+    forged = _forge_hs256(_claims(), b"not-the-secret")
+    for _ in range(2):
+        with pytest.raises(ProblemError):
+            await verifier.verify(forged)
+
+
+def _never_called(*args: object, **kwargs: object) -> dict[str, Any]:
+    raise AssertionError("the token was verified again")
+
+
+async def test_a_token_signed_by_a_jwks_key_is_verified_every_time(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    settings = Settings(jwt_algorithms=["RS256"], jwt_jwks_url="http://127.0.0.1:9/jwks.json")
+    verifier = TokenVerifier(settings)
+    monkeypatch.setattr(
+        jwt.PyJWKClient, "get_signing_key", lambda _, kid: jwt.PyJWK.from_dict(_public_jwk(kid))
+    )
+    token = jwt.encode(_claims(), RSA_KEY, algorithm="RS256", headers={"kid": "a"})
+    await verifier.verify(token)
+    monkeypatch.setattr(jwt, "decode", _never_called)
+    with pytest.raises(AssertionError, match="verified again"):
+        await verifier.verify(token)
+
+
+def _public_jwk(kid: str) -> dict[str, Any]:
+    jwk: dict[str, Any] = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(RSA_KEY.public_key()))
+    return {**jwk, "kid": kid, "alg": "RS256", "use": "sig"}

@@ -13,6 +13,7 @@ from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
+from api.idempotency.stored_answers import StoredAnswers
 from api.orders.start_backlog import StartBacklog
 from api.orders.views import OrderViews
 from api.status_changes import StatusChangeListener
@@ -35,6 +36,10 @@ async def _order_views(request: Request) -> OrderViews:
     return request.app.state.order_views  # type: ignore[no-any-return]
 
 
+async def _stored_answers(request: Request) -> StoredAnswers:
+    return request.app.state.stored_answers  # type: ignore[no-any-return]
+
+
 async def _temporal(request: Request) -> Client:
     return request.app.state.temporal  # type: ignore[no-any-return]
 
@@ -51,6 +56,7 @@ AppSettings = Annotated[Settings, Depends(_settings)]
 SessionFactory = Annotated[async_sessionmaker[AsyncSession], Depends(_session_factory)]
 ReadSessionFactory = Annotated[async_sessionmaker[AsyncSession], Depends(_read_session_factory)]
 Views = Annotated[OrderViews, Depends(_order_views)]
+UsedKeys = Annotated[StoredAnswers, Depends(_stored_answers)]
 TemporalClient = Annotated[Client, Depends(_temporal)]
 StatusChanges = Annotated[StatusChangeListener, Depends(_status_changes)]
 PendingStarts = Annotated[StartBacklog, Depends(_start_backlog)]

@@ -15,6 +15,7 @@ from api.codec.router import preflight_router as codec_preflight_router
 from api.codec.router import router as codec_router
 from api.dead_letters.router import router as dead_letters_router
 from api.header_limit import HeaderSizeLimit
+from api.idempotency.stored_answers import StoredAnswers
 from api.metrics import install_metrics
 from api.openapi import install_openapi
 from api.orders.router import router as orders_router
@@ -61,10 +62,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.session_factory = make_session_factory(engine)
         app.state.read_session_factory = make_read_session_factory(engine)
         read_pool = make_read_pool(
-            settings.effective_database_url, size=settings.api_read_pool_size, name="order-views"
+            settings.effective_database_url, size=settings.api_read_pool_size, name="api-reads"
         )
         await read_pool.open(wait=False)
         app.state.order_views = OrderViews(read_pool)
+        app.state.stored_answers = StoredAnswers(read_pool)
         app.state.temporal = await connect_temporal(settings, lazy=True)
         app.state.payload_codec = EncryptionCodec(settings.payload_keyring())
         app.state.status_changes = StatusChangeListener(settings.effective_database_url)

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
+import psycopg
+from opentelemetry.trace import SpanKind
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext import asyncio as sqlalchemy_asyncio
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from foundation.telemetry import tracer
 
 
 def make_engine(database_url: str, *, pool_size: int = 10, max_overflow: int = 10) -> AsyncEngine:
@@ -43,6 +48,7 @@ def make_read_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSe
 
 
 DriverPool = AsyncConnectionPool[AsyncConnection[Any]]
+READ_SPAN_ATTRIBUTES = {"db.system": "postgresql", "db.operation.name": "SELECT"}
 
 
 def libpq_conninfo(database_url: str) -> str:
@@ -68,3 +74,31 @@ def make_read_pool(database_url: str, *, size: int, name: str) -> DriverPool:
         open=False,
         name=name,
     )
+
+
+async def read_one(
+    pool: DriverPool, query: str, params: Mapping[str, Any], *, table: str
+) -> tuple[Any, ...] | None:
+    """The first row of a one-statement read on `pool`, or None; traced as the database
+    instrumentation traces the statements of the other paths.
+
+    After PostgreSQL restarts, every pooled connection is dead but fails only when used (a check
+    per checkout would cost a round trip per read). So the pool's idle connections are swept once
+    and the read is tried again: a restart costs one slow read, not a 503 per pooled connection.
+    """
+    with tracer().start_as_current_span(
+        f"SELECT {table}", kind=SpanKind.CLIENT, attributes=READ_SPAN_ATTRIBUTES
+    ):
+        try:
+            return await _read_one(pool, query, params)
+        except psycopg.OperationalError:
+            await pool.check()
+            return await _read_one(pool, query, params)
+
+
+async def _read_one(
+    pool: DriverPool, query: str, params: Mapping[str, Any]
+) -> tuple[Any, ...] | None:
+    async with pool.connection() as connection:
+        cursor = await connection.execute(query, params)
+        return await cursor.fetchone()

@@ -79,8 +79,8 @@ class Settings(BaseSettings):
     # queues on the pool briefly instead of opening (and closing) connections per request.
     api_db_pool_size: int = Field(default=20, gt=0)
     api_db_max_overflow: int = Field(default=10, ge=0)
-    # GET /orders/{id}'s own connections (foundation.db.make_read_pool): one short statement each,
-    # so a few serve many requests at once.
+    # The hot reads' own connections (foundation.db.make_read_pool: GET /orders/{id} and the
+    # lookup of a key's stored answer): one short statement each, so a few serve many at once.
     api_read_pool_size: int = Field(default=8, gt=0)
     # Each worker's: its activities hold a connection for one short transaction, so a few serve
     # it, and every idle pooled connection is a PostgreSQL backend of some 3 MB (bench/report.md).

@@ -16,6 +16,7 @@ from api.dependencies import (
     SessionFactory,
     StatusChanges,
     TemporalClient,
+    UsedKeys,
     Views,
 )
 from api.idempotency.header import IdempotencyKeyHeader
@@ -45,8 +46,9 @@ async def _service(
     reads: ReadSessionFactory,
     temporal: TemporalClient,
     backlog: PendingStarts,
+    stored: UsedKeys,
 ) -> OrderService:
-    return OrderService(settings, sessions, temporal, backlog, reads=reads)
+    return OrderService(settings, sessions, temporal, backlog, reads=reads, stored=stored)
 
 
 Service = Annotated[OrderService, Depends(_service)]

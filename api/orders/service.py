@@ -26,6 +26,7 @@ from api.idempotency.repository import (
     Mismatch,
     Replay,
 )
+from api.idempotency.stored_answers import StoredAnswers
 from api.metrics import (
     IDEMPOTENT_REPLAYS,
     KEY_REJECTIONS,
@@ -105,6 +106,18 @@ def order_out(order: Order) -> OrderOut:
     )
 
 
+def _answer_used_key(outcome: Replay | Mismatch) -> PlacedOrder:
+    if isinstance(outcome, Mismatch):
+        KEY_REJECTIONS.labels(KeyRejection.REUSED.value).inc()
+        raise ProblemError(
+            422,
+            "idempotency-key-reused",
+            "This Idempotency-Key was already used with a different request body.",
+        )
+    IDEMPOTENT_REPLAYS.inc()
+    return PlacedOrder(outcome.status, outcome.body, outcome.location, replayed=True)
+
+
 class OrderService:
     def __init__(
         self,
@@ -114,11 +127,14 @@ class OrderService:
         backlog: StartBacklog,
         *,
         reads: async_sessionmaker[AsyncSession] | None = None,
+        stored: StoredAnswers | None = None,
     ) -> None:
         self._settings = settings
         self._sessions = sessions
         # Single-statement reads need no transaction (see foundation.db); transactional by default.
         self._reads = reads or sessions
+        # Without it every request goes to the claim, which answers a used key as well.
+        self._stored = stored
         self._temporal = temporal
         self._backlog = backlog
 
@@ -131,22 +147,19 @@ class OrderService:
         The claim of a new key inserts its row, so a concurrent request with the same key waits
         on the unique index until this transaction ends, then finds the stored response and
         replays it (or, after a rollback, claims the key itself). Raising inside the transaction
-        rolls it back: a refusal stores nothing, not even the claim.
+        rolls it back: a refusal stores nothing, not even the claim. A key whose answer is
+        stored is settled before all that, by one read (api/idempotency/stored_answers.py).
         """
         fingerprint = request_fingerprint("POST", path, request.model_dump(mode="json"))
+        if self._stored is not None:
+            settled = await self._stored.settle(customer, key, fingerprint)
+            if settled is not None:
+                return _answer_used_key(settled)
         async with self._sessions.begin() as session:
             outcome = await self._keys(session).claim(customer, key, fingerprint)
             match outcome:
-                case Replay(status, body, location):
-                    IDEMPOTENT_REPLAYS.inc()
-                    return PlacedOrder(status, body, location, replayed=True)
-                case Mismatch():
-                    KEY_REJECTIONS.labels(KeyRejection.REUSED.value).inc()
-                    raise ProblemError(
-                        422,
-                        "idempotency-key-reused",
-                        "This Idempotency-Key was already used with a different request body.",
-                    )
+                case Replay() | Mismatch():
+                    return _answer_used_key(outcome)
                 case InFlight(retry_after):
                     # Only a claim left by an attempt that wrote in several transactions holds
                     # a lease now; a claim of this path is never seen uncommitted.

@@ -7,14 +7,9 @@ pydantic checks it; no ORM object, session or SQLAlchemy pool is involved (found
 from __future__ import annotations
 
 import uuid
-from typing import Any
-
-import psycopg
-from opentelemetry.trace import SpanKind
 
 from api.orders.schemas import OrderOut
-from foundation.db import DriverPool
-from foundation.telemetry import tracer
+from foundation.db import DriverPool, read_one
 
 # The keys are OrderOut's fields; a customer id limits the read to that customer's orders.
 ORDER_VIEW = """
@@ -50,8 +45,6 @@ ORDER_VIEW = """
     WHERE o.id = %(order_id)s
       AND (%(customer_id)s::varchar IS NULL OR o.customer_id = %(customer_id)s)
 """
-# As the database instrumentation names the statement spans of the other paths.
-SPAN_ATTRIBUTES = {"db.system": "postgresql", "db.operation.name": "SELECT"}
 
 
 class OrderViews:
@@ -61,21 +54,5 @@ class OrderViews:
     async def find(self, order_id: uuid.UUID, customer_id: str | None) -> OrderOut | None:
         """The order, or None when there is none (for that customer)."""
         params = {"order_id": order_id, "customer_id": customer_id}
-        with tracer().start_as_current_span(
-            "SELECT orders", kind=SpanKind.CLIENT, attributes=SPAN_ATTRIBUTES
-        ):
-            try:
-                row = await self._fetch(params)
-            except psycopg.OperationalError:
-                # After PostgreSQL restarts, every pooled connection is dead but fails only
-                # when used (a check per checkout would cost a round trip per read). Sweep the
-                # idle ones once and retry, so a restart costs one slow read, not a 503 per
-                # pooled connection.
-                await self._pool.check()
-                row = await self._fetch(params)
+        row = await read_one(self._pool, ORDER_VIEW, params, table="orders")
         return None if row is None else OrderOut.model_validate_json(row[0])
-
-    async def _fetch(self, params: dict[str, Any]) -> tuple[Any, ...] | None:
-        async with self._pool.connection() as connection:
-            cursor = await connection.execute(ORDER_VIEW, params)
-            return await cursor.fetchone()

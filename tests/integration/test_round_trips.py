@@ -155,17 +155,27 @@ async def test_an_order_with_its_items_and_history_is_read_in_one_statement(
     assert len(sent) == 1, sent
 
 
-async def test_a_replay_is_answered_by_one_statement(
-    api: httpx.AsyncClient, auth: Auth, engine: AsyncEngine
+async def test_a_replay_is_answered_by_one_statement_outside_any_transaction(
+    api: httpx.AsyncClient, auth: Auth, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     first = await api.post("/orders", json=order_body(), headers=auth(key="one-replay"))
     assert first.status_code == 201
-    with the_apps_transactions(engine) as seen:
+    with this_tasks_statements(monkeypatch) as sent:
         again = await api.post("/orders", json=order_body(), headers=auth(key="one-replay"))
     assert again.headers["Idempotent-Replayed"] == "true"
     assert again.json() == first.json()
-    (replaying,) = seen.touching_orders()
-    assert len(replaying.statements) == 1, replaying.statements
+    assert [autocommit for _, autocommit in sent] == [True], sent
+
+
+async def test_a_new_order_looks_up_its_key_once_before_its_transaction(
+    api: httpx.AsyncClient, auth: Auth, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with this_tasks_statements(monkeypatch) as sent:
+        placed = await api.post("/orders", json=order_body(), headers=auth(key="look-up-once"))
+    assert placed.status_code == 201
+    # The lookup of a stored answer, then the claim, the prices and the writes in one transaction.
+    assert [autocommit for _, autocommit in sent] == [True, False, False, False], sent
+    assert "idempotency_keys" in sent[0][0]
 
 
 async def test_reading_an_order_sends_no_begin_or_rollback(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from typing import Any
 
@@ -61,16 +62,16 @@ def make_read_pool(database_url: str, *, size: int, name: str) -> DriverPool:
     """Autocommit driver connections, for a hot read that is one statement of plain SQL.
 
     Such a read needs nothing of the ORM session, SQLAlchemy's pool or the greenlet bridge
-    between them, which cost about as much CPU as the rest of the request (bench/README.md).
+    between them, which were about half of the API's CPU for GET /orders/{id} under load.
     Fixed size, opened in the background: a process that starts while PostgreSQL is down still
-    starts, and its reads wait at most `timeout` for a connection, then fail (answered 503).
+    starts, and its reads wait at most 2 s for a connection, then fail (answered 503).
     """
     return AsyncConnectionPool(
         libpq_conninfo(database_url),
         min_size=size,
         max_size=size,
         kwargs={"autocommit": True, "connect_timeout": 5},
-        timeout=5,
+        timeout=2,
         open=False,
         name=name,
     )
@@ -80,25 +81,26 @@ async def read_one(
     pool: DriverPool, query: str, params: Mapping[str, Any], *, table: str
 ) -> tuple[Any, ...] | None:
     """The first row of a one-statement read on `pool`, or None; traced as the database
-    instrumentation traces the statements of the other paths.
-
-    After PostgreSQL restarts, every pooled connection is dead but fails only when used (a check
-    per checkout would cost a round trip per read). So the pool's idle connections are swept once
-    and the read is tried again: a restart costs one slow read, not a 503 per pooled connection.
-    """
+    instrumentation traces the statements of the other paths."""
     with tracer().start_as_current_span(
         f"SELECT {table}", kind=SpanKind.CLIENT, attributes=READ_SPAN_ATTRIBUTES
     ):
         try:
-            return await _read_one(pool, query, params)
+            async with pool.connection() as connection:
+                cursor = await connection.execute(query, params)
+                return await cursor.fetchone()
         except psycopg.OperationalError:
-            await pool.check()
-            return await _read_one(pool, query, params)
+            # PostgreSQL restarted or went away. Every pooled connection is dead then, but would
+            # fail only when used (a check per checkout is a round trip per read), each failing a
+            # request in turn: sweep them all now, while this read is answered 503.
+            _sweep(pool)
+            raise
 
 
-async def _read_one(
-    pool: DriverPool, query: str, params: Mapping[str, Any]
-) -> tuple[Any, ...] | None:
-    async with pool.connection() as connection:
-        cursor = await connection.execute(query, params)
-        return await cursor.fetchone()
+_sweeps: dict[int, asyncio.Task[None]] = {}
+
+
+def _sweep(pool: DriverPool) -> None:
+    running = _sweeps.get(id(pool))
+    if running is None or running.done():
+        _sweeps[id(pool)] = asyncio.get_running_loop().create_task(pool.check())

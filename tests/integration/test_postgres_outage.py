@@ -99,3 +99,21 @@ async def test_accepted_order_completes_after_postgres_restarts(
     async with httpx.AsyncClient(base_url=own.effective_payment_gateway_url) as gateway:
         charges = await gateway.get("/charges", params={"reference": placed.json()["id"]})
     assert len(charges.json()["data"]) == 1
+
+
+async def test_after_postgres_restarts_one_order_read_fails_and_the_next_ones_succeed(
+    settings: Settings, serve_app: Serve, auth: Auth, own_postgres: EmbeddedPostgres
+) -> None:
+    # Reads only: the app's relay and worker are not needed to look an order up.
+    own = settings.model_copy(update={"database_url": own_postgres.url("orders")})
+    missing = f"/orders/{uuid.uuid4()}"
+    async for api in serve_app(own):
+        assert (await api.get(missing, headers=auth())).status_code == 404
+        own_postgres.stop()
+        own_postgres.start()
+        first = await api.get(missing, headers=auth())
+        # The failed read swept the pool's dead connections; the others are new by now.
+        await asyncio.sleep(1)
+        after = [(await api.get(missing, headers=auth())).status_code for _ in range(12)]
+    assert first.status_code == 503
+    assert after == [404] * 12

@@ -9,12 +9,14 @@ from temporalio import activity
 
 from activities.errors import step_failed
 from activities.provider_errors import PAYMENT_GATEWAY
+from activities.status_writes import StatusWriter
 from workflows.contracts import Charge, ChargePayment, ErrorType
 
 
 class PaymentActivities:
-    def __init__(self, gateway: httpx.AsyncClient) -> None:
+    def __init__(self, gateway: httpx.AsyncClient, statuses: StatusWriter) -> None:
         self._gateway = gateway
+        self._statuses = statuses
 
     @activity.defn(name="charge_payment")
     async def charge_payment(self, request: ChargePayment) -> Charge:
@@ -31,7 +33,14 @@ class PaymentActivities:
         except httpx.HTTPError as exc:
             raise PAYMENT_GATEWAY.unreachable(exc) from exc
         if response.is_success:
-            return Charge(charge_id=response.json()["id"])
+            charge = Charge(charge_id=response.json()["id"])
+            if request.status_change is not None:
+                # A failed write retries the step: the gateway answers a repeated key with the
+                # same charge, and the write appends the transition once.
+                await self._statuses.write(
+                    request.status_change.model_copy(update={"charge_id": charge.charge_id})
+                )
+            return charge
         if response.status_code == httpx.codes.PAYMENT_REQUIRED:  # a declined card
             raise step_failed(
                 f"payment declined: {response.json().get('error', 'declined')}",

@@ -9,14 +9,16 @@ from temporalio import activity
 
 from activities.errors import step_failed
 from activities.provider_errors import CARRIER
+from activities.status_writes import StatusWriter
 from workflows.contracts import CreateShipment, ErrorType, Shipment
 
 HEARTBEAT_EVERY_SECONDS = 1.0
 
 
 class ShippingActivities:
-    def __init__(self, carrier: httpx.AsyncClient) -> None:
+    def __init__(self, carrier: httpx.AsyncClient, statuses: StatusWriter) -> None:
         self._carrier = carrier
+        self._statuses = statuses
 
     @activity.defn(name="create_shipment")
     async def create_shipment(self, request: CreateShipment) -> Shipment:
@@ -43,8 +45,16 @@ class ShippingActivities:
         except httpx.HTTPError as exc:
             raise CARRIER.unreachable(exc) from exc
         if response.is_success:
-            shipment = response.json()
-            return Shipment(shipment_id=shipment["id"], tracking_number=shipment["tracking_number"])
+            answer = response.json()
+            shipment = Shipment(shipment_id=answer["id"], tracking_number=answer["tracking_number"])
+            if request.status_change is not None:
+                # As with a charge: a retry finds the same shipment by its key.
+                await self._statuses.write(
+                    request.status_change.model_copy(
+                        update={"tracking_number": shipment.tracking_number}
+                    )
+                )
+            return shipment
         if (
             response.status_code == httpx.codes.UNPROCESSABLE_ENTITY
             and response.json().get("error") == "address_rejected"

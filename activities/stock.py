@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
 from activities.errors import step_failed
+from activities.status_writes import StatusWriter
 from foundation.models import Product, StockReservation
 from workflows.contracts import ErrorType, ReserveStock
 
@@ -33,7 +34,7 @@ class StockActivities:
                 )
                 .limit(1)
             )
-            if held is not None:  # a retry after the reservation committed
+            if held is not None:  # a retry after the reservation (and its status) committed
                 return
             # Reservations released by an earlier, failed run are replaced (redrive).
             await session.execute(
@@ -58,6 +59,9 @@ class StockActivities:
                 session.add(
                     StockReservation(order_id=request.order_id, sku=sku, quantity=wanted[sku])
                 )
+            if request.status_change is not None:
+                # In the reservation's own transaction: reserved and RESERVED commit together.
+                await StatusWriter.write_in(session, request.status_change)
 
     @activity.defn(name="release_stock")
     async def release_stock(self, order_id: uuid.UUID) -> None:

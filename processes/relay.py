@@ -42,6 +42,11 @@ logger = logging.getLogger(__name__)
 # After the LISTEN connection is lost, how long to wait before listening again.
 RECONNECT_DELAY_SECONDS = 1.0
 FIRST_RETRY_SECONDS = 0.5
+# Passes that may claim and start at once. A pass holds its batch until the batch's slowest start
+# returns; orders accepted meanwhile are claimed by another pass at once instead of waiting behind
+# it (the starts of all passes share the one bound, relay_concurrency). Three, so the passes and
+# the backlog count fit the relay's pool of four connections.
+OVERLAPPING_PASSES = 3
 # Enough of Temporal's answer to tell one failure from another, not a whole stack.
 MAX_ERROR_CHARS = 500
 
@@ -84,6 +89,8 @@ class Relay:
         self._client = client
         self._retry_profile = RetryProfile(settings.effective_retry_profile)
         self._oldest_pending: datetime | None = None
+        # Shared by every pass, so overlapping passes add no starts beyond the bound.
+        self._slots = asyncio.Semaphore(settings.relay_concurrency)
 
     async def drain(self) -> list[uuid.UUID]:
         """Start every due pending order, batch after batch; the orders it started.
@@ -127,10 +134,10 @@ class Relay:
                 )
             }
             # Tasks made in acceptance order take the semaphore in that order, so the oldest
-            # orders are started first however many are in flight.
-            slots = asyncio.Semaphore(self._settings.relay_concurrency)
+            # orders are started first however many are in flight (a later pass claims later
+            # orders, so its tasks queue behind these).
             ends = await asyncio.gather(
-                *(self._start(orders[row.order_id], row.trace_context, slots) for row in claimed)
+                *(self._start(orders[row.order_id], row.trace_context) for row in claimed)
             )
             failures = []
             for row, error in zip(claimed, ends, strict=True):
@@ -157,10 +164,10 @@ class Relay:
         return outcome
 
     async def _start(
-        self, order: Order, trace_context: dict[str, str] | None, slots: asyncio.Semaphore
+        self, order: Order, trace_context: dict[str, str] | None
     ) -> BaseException | datetime:
         """The start's failure, or the time it returned."""
-        async with slots:
+        async with self._slots:
             try:
                 # Each start is a task of its own, so attaching the trace here touches no other.
                 with resumed_trace(trace_context):
@@ -192,25 +199,42 @@ class Relay:
         return max((datetime.now(UTC) - oldest).total_seconds(), 0.0) if oldest else 0.0
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Drain on every notification and every poll interval until `stop` is set."""
+        """Drain on every notification and every poll interval until `stop` is set.
+
+        A wake-up does not wait for the pass before it to finish its batch: it begins a pass of
+        its own, up to OVERLAPPING_PASSES at once, so an order's start waits for a free start
+        slot, not for the slowest start of a batch claimed before it was accepted.
+        """
         OLDEST_PENDING_AGE.set_function(self.oldest_pending_age_seconds)
         wake = asyncio.Event()
         listener = asyncio.create_task(self._listen_forever(wake), name="relay-listener")
+        passes: set[asyncio.Task[None]] = set()
         try:
             while not stop.is_set():
-                # Cleared before the drain, so a commit during the drain wakes the next one.
+                if len(passes) >= OVERLAPPING_PASSES:
+                    # A wake-up meanwhile is kept: the pass begun when one ends serves it.
+                    await asyncio.wait(passes, return_when=asyncio.FIRST_COMPLETED)
+                    continue
+                # Cleared before the pass, so a commit during the pass wakes the next one.
                 wake.clear()
-                try:
-                    await self.drain()
-                    await self.refresh_backlog()
-                except Exception:
-                    # PostgreSQL away: the next wake-up or poll tries again.
-                    logger.warning("relay pass failed; retrying", exc_info=True)
+                one = asyncio.create_task(self._pass(), name="relay-pass")
+                passes.add(one)
+                one.add_done_callback(passes.discard)
                 await _first_of(wake, stop, timeout=self._settings.relay_poll_seconds)
         finally:
+            # Passes under way finish their starts and record them before the relay stops.
+            await asyncio.gather(*passes, return_exceptions=True)
             listener.cancel()
             with suppress(asyncio.CancelledError):
                 await listener
+
+    async def _pass(self) -> None:
+        try:
+            await self.drain()
+            await self.refresh_backlog()
+        except Exception:
+            # PostgreSQL away: the next wake-up or poll tries again.
+            logger.warning("relay pass failed; retrying", exc_info=True)
 
     async def _listen_forever(self, wake: asyncio.Event) -> None:
         # psycopg's own connection string: the URL without SQLAlchemy's driver suffix.

@@ -16,6 +16,7 @@ from temporalio.worker import PollerBehaviorSimpleMaximum, Worker
 from activities.order_records import OrderRecordActivities
 from activities.payments import PaymentActivities
 from activities.shipping import ShippingActivities
+from activities.status_writes import StatusWriter
 from activities.stock import StockActivities
 from foundation.db import make_engine, make_session_factory
 from foundation.settings import LogFormat, Settings, settings_or_exit
@@ -57,8 +58,9 @@ async def fulfillment_worker(
     ):
         records = OrderRecordActivities(sessions)
         stock = StockActivities(sessions)
-        payments = PaymentActivities(gateway)
-        shipping = ShippingActivities(carrier)
+        statuses = StatusWriter(sessions)
+        payments = PaymentActivities(gateway, statuses)
+        shipping = ShippingActivities(carrier, statuses)
         worker = Worker(
             client,
             task_queue=settings.task_queue,

@@ -26,7 +26,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from foundation.payload_keys import generate_keyring
 from foundation.settings import Settings
 from processes.relay import Relay
-from workflows.order_fulfillment import LOCAL_STATUS_WRITES
+from workflows.order_fulfillment import STATUS_WRITES_IN_STEPS
 
 
 def order_body(**overrides: object) -> dict[str, object]:
@@ -73,7 +73,7 @@ HISTORIES = Path(__file__).parent / "histories"
 # Runs of every shape the workflow's commands have had may still be in flight, so the histories of
 # each shape must keep replaying: the first shape's lie at the top, each later one's in a folder
 # named after the patch that introduced it, and `make histories` refreshes only the current one.
-CURRENT_HISTORIES = HISTORIES / LOCAL_STATUS_WRITES
+CURRENT_HISTORIES = HISTORIES / STATUS_WRITES_IN_STEPS
 # `make histories` sets this to refresh the committed histories the replay test checks.
 RECORD_HISTORIES = os.environ.get("ORDER_API_RECORD_HISTORIES") == "1"
 

@@ -87,9 +87,23 @@ class OrderWorkflowResult(BaseModel):
     tracking_number: str | None = None
 
 
+class Transition(BaseModel):
+    order_id: uuid.UUID
+    to_status: OrderStatus
+    reason: str
+    # Unique per run and step, so a retried activity records the transition once.
+    transition_id: str
+    charge_id: str | None = None
+    tracking_number: str | None = None
+
+
 class ReserveStock(BaseModel):
     order_id: uuid.UUID
     lines: list[OrderLine]
+    # The status the step's success moves the order to, written by the step itself (in the
+    # same transaction where it has one), so the workflow need not write it separately. None
+    # from runs begun before, which write it afterwards.
+    status_change: Transition | None = None
 
 
 class ChargePayment(BaseModel):
@@ -99,6 +113,7 @@ class ChargePayment(BaseModel):
     payment_method: str
     # Derived from the workflow run: stable across retries and worker restarts.
     idempotency_key: str
+    status_change: Transition | None = None  # as in ReserveStock
 
 
 class Charge(BaseModel):
@@ -110,21 +125,12 @@ class CreateShipment(BaseModel):
     address: Address
     lines: list[OrderLine]
     idempotency_key: str
+    status_change: Transition | None = None  # as in ReserveStock
 
 
 class Shipment(BaseModel):
     shipment_id: str
     tracking_number: str
-
-
-class Transition(BaseModel):
-    order_id: uuid.UUID
-    to_status: OrderStatus
-    reason: str
-    # Unique per run and step, so a retried activity records the transition once.
-    transition_id: str
-    charge_id: str | None = None
-    tracking_number: str | None = None
 
 
 class DeadLetterRecord(BaseModel):

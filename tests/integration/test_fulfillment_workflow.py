@@ -25,8 +25,10 @@ from temporalio.client import (
     WorkflowUpdateFailedError,
 )
 from temporalio.exceptions import ApplicationError
-from temporalio.testing import WorkflowEnvironment
+from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 
+from activities.payments import PaymentActivities
+from activities.status_writes import StatusWriter
 from api.dead_letters.service import DeadLetterService
 from foundation import search_attributes as sa
 from foundation.domain import OrderStatus
@@ -39,7 +41,14 @@ from processes.worker import fulfillment_worker
 from simulators.carrier.app import create_app as create_carrier
 from simulators.settings import SimulatorSettings
 from tests.support import keep_history, serve_over_http
-from workflows.contracts import CancelRequest, ErrorType, OrderWorkflowResult, RetryProfile
+from workflows.contracts import (
+    CancelRequest,
+    ChargePayment,
+    ErrorType,
+    OrderWorkflowResult,
+    RetryProfile,
+    Transition,
+)
 from workflows.order_fulfillment import OrderFulfillmentWorkflow
 from workflows.starter import start_fulfillment
 
@@ -181,6 +190,36 @@ async def test_happy_path_reserves_charges_ships_and_completes(
     assert stored.tracking_number == result.tracking_number
     assert len(await _charges(providers, order.id)) == 1
     assert await _stock(sessions, "GIZMO-3") == before - 2
+
+
+async def test_a_charge_retried_after_its_status_committed_charges_and_records_paid_once(
+    providers: Settings, sessions: Sessions
+) -> None:
+    order = await _new_order(sessions)
+    paid = Transition(
+        order_id=order.id,
+        to_status=OrderStatus.PAID,
+        reason="payment captured",
+        transition_id=f"run-{uuid.uuid4().hex}/2",
+    )
+    request = ChargePayment(
+        order_id=order.id,
+        amount=order.total_amount,
+        currency="USD",
+        payment_method="tok_visa",
+        idempotency_key=f"{paid.transition_id}/charge",
+        status_change=paid,
+    )
+    async with httpx.AsyncClient(base_url=providers.effective_payment_gateway_url) as gateway:
+        step = PaymentActivities(gateway, StatusWriter(sessions)).charge_payment
+        first = await ActivityEnvironment().run(step, request)
+        again = await ActivityEnvironment().run(step, request)  # the answer was lost: a retry
+
+    assert again == first
+    stored = await _order(sessions, order.id)
+    assert stored.status is OrderStatus.PAID and stored.charge_id == first.charge_id
+    assert [(c.from_status, c.to_status) for c in stored.history] == [("RECEIVED", "PAID")]
+    assert len(await _charges(providers, order.id)) == 1
 
 
 async def test_carrier_outage_backs_off_for_hours_then_ships(

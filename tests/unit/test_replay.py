@@ -9,7 +9,8 @@ still reads a clear history (it passes through payloads that carry no encrypted 
 Histories recorded since are encrypted with the suite's fixed key, which the replayer is given.
 
 The top-level histories are of the first shape, which wrote each status with an activity task;
-tests/histories/<patch>/ holds those of the shape that patch introduced (tests/support.py).
+tests/histories/<patch>/ holds those of the shape that patch introduced (tests/support.py): local
+activities for every status, then the steps writing the status their success leads to.
 """
 
 from __future__ import annotations
@@ -26,8 +27,10 @@ from foundation.temporal_client import data_converter
 from tests.support import CURRENT_HISTORIES, HISTORIES, SUITE_PAYLOAD_KEYS
 from workflows.order_fulfillment import OrderFulfillmentWorkflow
 
+# The marker name the SDK records a local activity's result under.
+LOCAL_ACTIVITY_MARKER = "core_local_activity"
 RECORDED = sorted(HISTORIES.rglob("*.json"))
-SHAPES = [HISTORIES, CURRENT_HISTORIES]
+SHAPES = [HISTORIES, *sorted(path for path in HISTORIES.iterdir() if path.is_dir())]
 
 
 def _history(path: Path) -> WorkflowHistory:
@@ -47,6 +50,16 @@ def test_the_current_shape_writes_statuses_without_activity_tasks() -> None:
         if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
     ]
     assert scheduled == ["reserve_stock", "charge_payment", "create_shipment"]
+
+
+def test_the_current_shape_writes_only_the_final_status_with_a_local_activity() -> None:
+    local_activities = [
+        event
+        for event in _history(CURRENT_HISTORIES / "completed.json").events
+        if event.event_type == EventType.EVENT_TYPE_MARKER_RECORDED
+        and event.marker_recorded_event_attributes.marker_name == LOCAL_ACTIVITY_MARKER
+    ]
+    assert len(local_activities) == 1  # COMPLETED; RESERVED, PAID and SHIPPED came with the steps
 
 
 @pytest.mark.parametrize(

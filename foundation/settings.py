@@ -93,6 +93,10 @@ class Settings(BaseSettings):
     # memory back to the system once it is passed, at the price of more collection under load.
     temporal_dev_gogc: int = Field(default=50, gt=0)
     temporal_dev_memory_limit: str = Field(default="160MiB", pattern=r"^[0-9]+(B|KiB|MiB|GiB)$")
+    # Its history service caches the mutable state of up to 128,000 workflows for an hour, so
+    # after a burst it keeps every run it touched, closed or not: some 25 KB each, 70 MB after
+    # 3,000 (bench/README.md). This many still holds every run a bench burst has in flight.
+    temporal_dev_history_cache_size: int = Field(default=256, gt=0)
 
     # Ports used by `order-api run` for the embedded stack.
     postgres_port: int = 55432

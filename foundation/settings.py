@@ -75,13 +75,16 @@ class Settings(BaseSettings):
     temporal_address: str | None = Field(default=None, validation_alias="TEMPORAL_ADDRESS")
     temporal_namespace: str = "default"
     task_queue: str = "orders"
-    # The API's connections: enough for the requests one process serves at once, so a burst
-    # queues on the pool briefly instead of opening (and closing) connections per request.
-    api_db_pool_size: int = Field(default=20, gt=0)
-    api_db_max_overflow: int = Field(default=10, ge=0)
+    # The API's connections. One process is one event loop whose requests are mostly CPU, so at
+    # 32 concurrent clients few hold a connection at the same moment: 8 kept (the rest opened
+    # for a peak and closed after it) served GET, replay and new orders as fast as 20 did in an
+    # A/B on the bench stack, and each connection kept idle is a PostgreSQL backend of some
+    # 3.5 MB for as long as the API runs (bench/README.md). The ceiling stays 30.
+    api_db_pool_size: int = Field(default=8, gt=0)
+    api_db_max_overflow: int = Field(default=22, ge=0)
     # The hot reads' own connections (foundation.db.make_read_pool: GET /orders/{id} and the
     # lookup of a key's stored answer): one short statement each, so a few serve many at once.
-    api_read_pool_size: int = Field(default=8, gt=0)
+    api_read_pool_size: int = Field(default=4, gt=0)
     # Each worker's: its activities hold a connection for one short transaction, so a few serve
     # it, and every idle pooled connection is a PostgreSQL backend of some 3 MB (bench/report.md).
     worker_db_pool_size: int = Field(default=5, gt=0)
@@ -94,8 +97,13 @@ class Settings(BaseSettings):
     # The embedded Temporal dev server is a Go program that keeps up to twice its live heap
     # (GOGC=100). A lower GOGC collects sooner; the soft limit (GOMEMLIMIT syntax) makes it hand
     # memory back to the system once it is passed, at the price of more collection under load.
+    # 128 MiB held the bench's order burst at the same share of the raw workflow rate as 160 did.
     temporal_dev_gogc: int = Field(default=50, gt=0)
-    temporal_dev_memory_limit: str = Field(default="160MiB", pattern=r"^[0-9]+(B|KiB|MiB|GiB)$")
+    temporal_dev_memory_limit: str = Field(default="128MiB", pattern=r"^[0-9]+(B|KiB|MiB|GiB)$")
+    # Its history service caches the mutable state of up to 128,000 workflows for an hour, so
+    # after a burst it keeps every run it touched, closed or not: some 25 KB each, 70 MB after
+    # 3,000 (bench/README.md). This many still holds every run a bench burst has in flight.
+    temporal_dev_history_cache_size: int = Field(default=256, gt=0)
 
     # Ports used by `order-api run` for the embedded stack.
     postgres_port: int = 55432

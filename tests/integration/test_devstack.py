@@ -164,6 +164,66 @@ def test_a_headless_temporal_is_given_no_codec_endpoint(tmp_path: Path) -> None:
     assert "--ui-codec-endpoint" not in server.command()
 
 
+def test_the_history_cache_bound_reaches_the_server_as_dynamic_config(tmp_path: Path) -> None:
+    server = TemporalDevServer(
+        port=free_port(),
+        ui_port=None,
+        db_file=None,
+        log_file=tmp_path / "temporal.log",
+        history_cache_size=256,
+    )
+    command = server.command()
+    flag = command.index("--dynamic-config-value")
+    assert command[flag + 1] == "history.hostLevelCacheMaxSize=256"
+
+
+def test_an_unbounded_history_cache_leaves_the_server_default(tmp_path: Path) -> None:
+    server = TemporalDevServer(
+        port=free_port(), ui_port=None, db_file=None, log_file=tmp_path / "temporal.log"
+    )
+    assert "--dynamic-config-value" not in server.command()
+
+
+async def test_the_launched_temporal_becomes_the_server_with_every_search_attribute(
+    tmp_path: Path,
+) -> None:
+    server = TemporalDevServer(
+        port=free_port(),
+        ui_port=None,
+        db_file=tmp_path / "temporal.sqlite",
+        log_file=tmp_path / "temporal.log",
+        history_cache_size=64,
+    )
+    process = subprocess.Popen(server.launch_command(), start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not server.healthy():
+            assert process.poll() is None, "the launcher exited instead of becoming the server"
+            assert time.monotonic() < deadline, "Temporal never became healthy"
+            time.sleep(0.2)
+        # The same pid now runs the server binary: nothing of Python is left to hold memory.
+        assert Path(os.readlink(f"/proc/{process.pid}/exe")).name == "temporal"
+        client = await Client.connect(server.address)
+        response = await client.operator_service.list_search_attributes(
+            ListSearchAttributesRequest(namespace=server.namespace)
+        )
+        registered = dict(response.custom_attributes)
+        for key in sa.ALL_KEYS:
+            assert registered.get(key.name) == key.indexed_value_type.value
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
+
+
+def test_the_supervisor_never_loads_the_temporal_sdk() -> None:
+    # It lives as long as the stack: the SDK would add some 16 MB to it for nothing it runs.
+    probe = "import sys, processes.devstack.stack; print('temporalio' in sys.modules)"
+    loaded = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    assert loaded == "False"
+
+
 def test_run_lock_names_the_pid_that_holds_it(
     tmp_path: Path, lock_holder: subprocess.Popen[str]
 ) -> None:

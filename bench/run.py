@@ -35,7 +35,7 @@ import psycopg
 from temporalio.client import Client
 
 from processes.devstack.ports import free_port
-from workflows.order_fulfillment import WORKFLOW_NAME
+from workflows.contracts import WORKFLOW_NAME
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bare_app

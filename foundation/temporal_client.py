@@ -9,6 +9,7 @@ from temporalio.contrib.opentelemetry import TracingInterceptor
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter
 from temporalio.runtime import Runtime
+from temporalio.service import RPCError, RPCStatusCode
 
 from foundation.payload_codec import EncryptionCodec
 from foundation.settings import Settings
@@ -35,3 +36,14 @@ async def connect_temporal(
         # The worker passes one that exports the SDK's metrics; None is the SDK's default.
         runtime=runtime,
     )
+
+
+# The server could not be reached or did not answer in time: worth a retry, not the caller's fault.
+_UNREACHABLE = frozenset({RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED})
+
+
+def temporal_unreachable(error: BaseException) -> bool:
+    if isinstance(error, RPCError):
+        return error.status in _UNREACHABLE
+    # A lazy client whose first connect fails raises a plain RuntimeError saying so.
+    return isinstance(error, RuntimeError) and "Failed client connect" in str(error)

@@ -28,11 +28,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import raiseload
 from temporalio.client import Client
 
-from api.temporal_availability import temporal_unreachable
 from foundation.db import make_engine, make_session_factory
 from foundation.models import WORKFLOW_START_CHANNEL, Order, WorkflowStart
 from foundation.settings import LogFormat, Settings, settings_or_exit
 from foundation.telemetry import configure_logging, configure_tracing, resumed_trace
+from foundation.temporal_client import temporal_unreachable
 from processes.patient_connect import connect_when_reachable
 from workflows.contracts import RetryProfile
 from workflows.starter import record_started, start_fulfillment

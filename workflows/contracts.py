@@ -14,6 +14,9 @@ from pydantic import BaseModel
 
 from foundation.domain import OrderStatus
 
+# The workflow's registered name: what starters and queries name it by.
+WORKFLOW_NAME = "OrderFulfillment"
+
 
 class RetryProfile(StrEnum):
     """Which table of retry policies a run uses (workflows/retry_policies.py).

@@ -28,6 +28,7 @@ with workflow.unsafe.imports_passed_through():
     from foundation import search_attributes as sa
     from foundation.domain import CANCELLABLE_STATUSES, OrderStatus
     from workflows.contracts import (
+        WORKFLOW_NAME,
         CancelRequest,
         ChargePayment,
         CreateShipment,
@@ -41,7 +42,6 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows.retry_policies import policy_for
 
-WORKFLOW_NAME = "OrderFulfillment"
 # Runs begun before status writes became local activities wrote each status with an activity
 # task; they replay, and go on, that way (tests/histories holds both shapes).
 LOCAL_STATUS_WRITES = "status-writes-as-local-activities"

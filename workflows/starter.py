@@ -26,8 +26,13 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from foundation import search_attributes as sa
 from foundation.domain import OrderStatus
 from foundation.models import Order, WorkflowStart
-from workflows.contracts import Address, OrderLine, OrderWorkflowInput, RetryProfile
-from workflows.order_fulfillment import WORKFLOW_NAME
+from workflows.contracts import (
+    WORKFLOW_NAME,
+    Address,
+    OrderLine,
+    OrderWorkflowInput,
+    RetryProfile,
+)
 from workflows.retry_policies import TAKEOVER
 
 START_RPC_TIMEOUT = timedelta(seconds=5)

@@ -12,9 +12,10 @@ from api.dead_letters.repository import DeadLetterRepository
 from api.dead_letters.schemas import DeadLetterOut, DeadLetterPage, RedriveOut
 from api.orders.repository import OrderRepository
 from api.problems import ProblemError
-from api.temporal_availability import temporal_unavailable, temporal_unreachable
+from api.temporal_availability import temporal_unavailable
 from foundation.domain import OrderStatus
 from foundation.settings import Settings
+from foundation.temporal_client import temporal_unreachable
 from workflows.contracts import RetryProfile
 from workflows.starter import enqueue_start, record_started, start_fulfillment
 

@@ -44,11 +44,12 @@ from api.orders.schemas import (
 )
 from api.orders.start_backlog import StartBacklog, intake_overloaded
 from api.problems import FieldError, ProblemError
-from api.temporal_availability import temporal_unavailable, temporal_unreachable
+from api.temporal_availability import temporal_unavailable
 from foundation.domain import CANCELLABLE_STATUSES, OrderStatus
 from foundation.models import Order
 from foundation.settings import Settings
 from foundation.telemetry import LogField, bind_log_context, current_trace_carrier
+from foundation.temporal_client import temporal_unreachable
 from foundation.workflow_ids import order_workflow_id
 from workflows.contracts import CancelRequest, ErrorType
 from workflows.order_fulfillment import OrderFulfillmentWorkflow

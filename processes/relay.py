@@ -23,12 +23,11 @@ from typing import Any
 import psycopg
 from prometheus_client import Counter, Gauge, Histogram, start_http_server
 from sqlalchemy import func, select, update
-from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import raiseload
 from temporalio.client import Client
 
-from foundation.db import make_engine, make_session_factory
+from foundation.db import libpq_conninfo, make_engine, make_session_factory
 from foundation.models import WORKFLOW_START_CHANNEL, Order, WorkflowStart
 from foundation.settings import LogFormat, Settings, settings_or_exit
 from foundation.telemetry import configure_logging, configure_tracing, resumed_trace
@@ -237,9 +236,7 @@ class Relay:
             logger.warning("relay pass failed; retrying", exc_info=True)
 
     async def _listen_forever(self, wake: asyncio.Event) -> None:
-        # psycopg's own connection string: the URL without SQLAlchemy's driver suffix.
-        url = make_url(self._settings.effective_database_url).set(drivername="postgresql")
-        conninfo = url.render_as_string(hide_password=False)
+        conninfo = libpq_conninfo(self._settings.effective_database_url)
         while True:
             try:
                 async with await psycopg.AsyncConnection.connect(

@@ -87,8 +87,10 @@ class Settings(BaseSettings):
     api_read_pool_size: int = Field(default=4, gt=0)
     # Each worker's: its activities hold a connection for one short transaction, so a few serve
     # it, and every idle pooled connection is a PostgreSQL backend of some 3 MB (bench/report.md).
+    # Its relay shares the pool: up to three passes hold one each while their starts are in
+    # flight, and the backlog count a fourth, hence the overflow above the activities' five.
     worker_db_pool_size: int = Field(default=5, gt=0)
-    worker_db_max_overflow: int = Field(default=5, ge=0)
+    worker_db_max_overflow: int = Field(default=9, ge=0)
 
     # The memory of the processes `order-api run` starts (bench/report.md has the figures).
     # glibc gives each thread that allocates an arena of its own, up to eight per core; the
@@ -160,6 +162,8 @@ class Settings(BaseSettings):
 
     # The relay (processes/relay.py) starts accepted orders' workflows. It wakes on each commit
     # (LISTEN/NOTIFY); the poll is the fallback for a lost notification or a due retry.
+    # Every worker runs one; false leaves starting to `order-api relay` processes of their own.
+    worker_runs_relay: bool = True
     relay_poll_seconds: float = Field(default=2.0, gt=0)
     relay_batch_size: int = Field(default=200, gt=0)
     # Starts in flight at once per relay: enough to keep the engine busy, bounded so a backlog

@@ -7,6 +7,10 @@ deletes the rows and records `orders.workflow_started_at`. A start that fails st
 outbox with a growing delay, so an unreachable Temporal is retried, never hammered. The insert
 trigger's NOTIFY wakes the relay at each commit; a short poll covers a lost notification and the
 retries that fall due (adrs/0003-accept-then-start.md).
+
+Each worker process runs one (`relay_until_stopped`), next to its workflows, on the worker's
+Temporal client and pool; `order-api relay` runs one alone, for a deployment that sets
+ORDER_API_WORKER_RUNS_RELAY to false and scales relays apart from workers.
 """
 
 from __future__ import annotations
@@ -46,6 +50,9 @@ FIRST_RETRY_SECONDS = 0.5
 # it (the starts of all passes share the one bound, relay_concurrency). Three, so the passes and
 # the backlog count fit the relay's pool of four connections.
 OVERLAPPING_PASSES = 3
+# The pool of a relay run alone: a pass holds its connection while its starts are in flight.
+POOL_SIZE = 2
+POOL_OVERFLOW = 2
 # Enough of Temporal's answer to tell one failure from another, not a whole stack.
 MAX_ERROR_CHARS = 500
 
@@ -58,6 +65,9 @@ START_LAG = Histogram(
     "order_relay_start_lag_seconds",
     "From an order's acceptance to its workflow started",
     buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
+)
+RUNNING = Gauge(
+    "order_relay_running", "1 while a relay runs in this process (the alert on no relay reads it)"
 )
 STARTS = Counter("order_relay_starts_total", "Workflow starts the relay recorded")
 STARTS_FAILED = Counter(
@@ -205,6 +215,7 @@ class Relay:
         slot, not for the slowest start of a batch claimed before it was accepted.
         """
         OLDEST_PENDING_AGE.set_function(self.oldest_pending_age_seconds)
+        RUNNING.set(1)
         wake = asyncio.Event()
         listener = asyncio.create_task(self._listen_forever(wake), name="relay-listener")
         passes: set[asyncio.Task[None]] = set()
@@ -226,6 +237,7 @@ class Relay:
             listener.cancel()
             with suppress(asyncio.CancelledError):
                 await listener
+            RUNNING.set(0)
 
     async def _pass(self) -> None:
         try:
@@ -272,12 +284,25 @@ async def _first_of(
             waiting.cancel()
 
 
+async def relay_until_stopped(
+    settings: Settings,
+    client: Client,
+    sessions: async_sessionmaker[AsyncSession],
+    stop: asyncio.Event,
+) -> None:
+    """A relay from now until `stop` is set and the starts it has in flight are recorded."""
+    relay = Relay(settings, sessions, client)
+    logger.info("relay started for task queue %r", settings.task_queue)
+    await relay.run(stop)
+    logger.info("relay stopped")
+
+
 async def run_relay(settings: Settings) -> None:
+    """`order-api relay`: a relay alone in its process, with its metrics on a port of its own."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    engine = make_engine(settings.effective_database_url, pool_size=2, max_overflow=2)
     server, thread = start_http_server(
         settings.relay_metrics_port, addr=settings.relay_metrics_host
     )
@@ -291,15 +316,19 @@ async def run_relay(settings: Settings) -> None:
             # Stopped while Temporal was still away.
             connecting.cancel()
             return
-        relay = Relay(settings, make_session_factory(engine), connecting.result())
-        logger.info("relay started for task queue %r", settings.task_queue)
-        await relay.run(stop)
-        logger.info("relay stopped")
+        engine = make_engine(
+            settings.effective_database_url, pool_size=POOL_SIZE, max_overflow=POOL_OVERFLOW
+        )
+        try:
+            await relay_until_stopped(
+                settings, connecting.result(), make_session_factory(engine), stop
+            )
+        finally:
+            await engine.dispose()
     finally:
         server.shutdown()
         server.server_close()
         thread.join()
-        await engine.dispose()
 
 
 def main() -> None:

@@ -1,4 +1,9 @@
-"""The Temporal worker process: workflows, activities and the idempotency-key purge."""
+"""The Temporal worker process: workflows, activities, the relay and the idempotency-key purge.
+
+The relay runs here by default (ORDER_API_WORKER_RUNS_RELAY), on the worker's own Temporal client
+and pool: every worker is then a relay too, so orders keep being started while any worker is up,
+and the stack carries no process of its own for it (adrs/0003-accept-then-start.md).
+"""
 
 from __future__ import annotations
 
@@ -24,6 +29,7 @@ from foundation.telemetry import configure_logging, configure_tracing
 from processes.activity_log_context import ActivityLogContextInterceptor
 from processes.key_purge import purge_keys_forever
 from processes.patient_connect import connect_when_reachable
+from processes.relay import relay_until_stopped
 from processes.worker_metrics import ActivityMetricsInterceptor, serve_worker_metrics
 from workflows.contracts import RetryProfile
 from workflows.order_fulfillment import OrderFulfillmentWorkflow
@@ -113,9 +119,17 @@ async def _serve_until_stopped(
     purge = asyncio.create_task(purge_keys_forever(sessions, settings))
     async with fulfillment_worker(client, settings, sessions):
         logger.info("worker polling task queue %r", settings.task_queue)
+        relaying = (
+            asyncio.create_task(relay_until_stopped(settings, client, sessions, stop), name="relay")
+            if settings.worker_runs_relay
+            else None
+        )
         await stop.wait()
         logger.info("worker shutting down")
         purge.cancel()
+        if relaying is not None:
+            # The relay records the starts it has in flight before the worker stops polling.
+            await relaying
 
 
 def main() -> None:

@@ -34,7 +34,6 @@ TERMINAL = (OrderStatus.COMPLETED, OrderStatus.FAILED, OrderStatus.CANCELLED)
 CHILD_LOGS = {
     "worker-1": "worker-1.log",
     "worker-2": "worker-2.log",
-    "relay": "relay.log",
     "API": "api.log",
     "Temporal": "temporal.log",
     "simulators": "simulators.log",

@@ -1,9 +1,9 @@
 """`order-api run`: the whole system on one machine, supervised until Ctrl-C.
 
 PostgreSQL and Temporal are embedded unless DATABASE_URL / TEMPORAL_ADDRESS point elsewhere.
-The workers, the relay and the API always run as children whose output goes to <data_dir>/logs,
-so the terminal shows only what a developer needs: what started, where it listens, what went
-wrong.
+The workers (each running a relay) and the API always run as children whose output goes to
+<data_dir>/logs, so the terminal shows only what a developer needs: what started, where it
+listens, what went wrong.
 """
 
 from __future__ import annotations
@@ -308,8 +308,6 @@ def ports_needed(settings: Settings) -> list[tuple[str, int]]:
         needed += [
             ("worker_metrics_port", settings.worker_metrics_port + n) for n in range(WORKERS)
         ]
-    if settings.relay_metrics_port:
-        needed.append(("relay_metrics_port", settings.relay_metrics_port))
     return needed
 
 
@@ -409,13 +407,13 @@ class Stack:
             self.services.append(
                 ManagedProcess.start(name, worker, self.logs / f"{name}.log", worker_env)
             )
-        # One relay: it alone starts accepted orders' workflows (adrs/0003-accept-then-start.md).
-        relay = [sys.executable, "-m", "processes.cli", "relay"]
-        self.services.append(ManagedProcess.start("relay", relay, self.logs / "relay.log", env))
         self.services.append(
             ManagedProcess.start("API", self.api_command(), self.logs / "api.log", env)
         )
-        _say(f"  {WORKERS} workers, relay, API started; waiting for {self.api_url}/health/ready")
+        _say(
+            f"  {WORKERS} workers (each with a relay), API started;"
+            f" waiting for {self.api_url}/health/ready"
+        )
         _wait_until(
             self.api_ready, f"the API at {self.api_url}", self.services, READY_TIMEOUT_SECONDS
         )
@@ -624,7 +622,7 @@ class Stack:
             f"  Payments     {self.settings.effective_payment_gateway_url}",
             f"  Carrier      {self.settings.effective_carrier_url}",
             f"  Token        {_shown(order_api)} token --sub alice",
-            f"  Logs         {_shown(self.logs)}/ (api, worker-1, worker-2, relay, migrate,"
+            f"  Logs         {_shown(self.logs)}/ (api, worker-1, worker-2, migrate,"
             " temporal, simulators)",
             "Press Ctrl-C to stop.",
         ]

@@ -313,3 +313,77 @@ def test_order_api_relay_serves_its_metrics_and_stops_cleanly_on_sigterm(
             process.wait()
     assert process.returncode == 0, output
     assert "relay stopped" in output
+
+
+@contextmanager
+def worker_process(settings: Settings, **extra: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    """`order-api worker` on its own task queue, and the URL of its metrics."""
+    port = free_port()
+    env = _child_env(settings, ORDER_API_WORKER_METRICS_PORT=str(port), **extra)
+    # A queue of its own, so the suite's in-process workers take none of its workflows' tasks.
+    env["ORDER_API_TASK_QUEUE"] = f"orders-relaying-{uuid.uuid4().hex[:8]}"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "processes.cli", "worker"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        yield process, f"http://127.0.0.1:{port}/metrics"
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def _scrape_when_polling(process: subprocess.Popen[str], url: str) -> str:
+    """The worker's metrics once its pollers run: past the point where its relay would start."""
+    deadline = time.monotonic() + 60
+    while True:
+        assert process.poll() is None, process.communicate()[0]
+        assert time.monotonic() < deadline, "the worker never polled"
+        try:
+            scrape = httpx.get(url, timeout=1).text
+            if "temporal_num_pollers" in scrape:
+                return scrape
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+
+
+async def test_order_api_worker_runs_a_relay_that_starts_the_accepted_orders(
+    settings: Settings, sessions: Sessions, auth: Auth, serve_app: Serve, clean_db: None
+) -> None:
+    with worker_process(settings) as (process, metrics_url):
+        async for api in serve_app(settings):
+            [order_id] = await _place(api, auth, 1, "worker-relayed")
+
+        async def started() -> None:
+            async with sessions() as session:
+                order = await session.get(Order, uuid.UUID(order_id), populate_existing=True)
+            assert order is not None and order.workflow_started_at is not None
+
+        await eventually(started, timeout=60)
+        scrape = await asyncio.to_thread(_scrape_when_polling, process, metrics_url)
+        assert "order_relay_running 1.0" in scrape
+        process.send_signal(signal.SIGTERM)
+        output, _ = process.communicate(timeout=20)
+    assert process.returncode == 0, output
+    assert "relay stopped" in output
+    assert await _pending(sessions) == 0
+
+
+async def test_a_worker_told_not_to_relay_runs_no_relay(
+    settings: Settings, sessions: Sessions, auth: Auth, serve_app: Serve, clean_db: None
+) -> None:
+    with worker_process(settings, ORDER_API_WORKER_RUNS_RELAY="false") as (process, url):
+        async for api in serve_app(settings):
+            await _place(api, auth, 1, "not-relayed")
+        scrape = await asyncio.to_thread(_scrape_when_polling, process, url)
+        process.send_signal(signal.SIGTERM)
+        output, _ = process.communicate(timeout=20)
+    assert "order_relay_running 0.0" in scrape
+    assert "worker polling task queue" in output
+    assert "relay started" not in output
+    assert await _pending(sessions) == 1

@@ -55,6 +55,8 @@ def _start_worker(
         "ORDER_API_RETRY_PROFILE": "demo",
         # The suite's key: the worker must decrypt what the test's client encrypts.
         "ORDER_API_PAYLOAD_KEYS": SUITE_PAYLOAD_KEYS.get_secret_value(),
+        # The test starts its own workflow; a relay here would start other orders on this queue.
+        "ORDER_API_WORKER_RUNS_RELAY": "false",
     }
     with log.open("ab") as out:
         return subprocess.Popen(

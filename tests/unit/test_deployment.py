@@ -33,7 +33,6 @@ SHARED_SERVICES = {
     "temporal": "TemporalDevServer(",
     "migrate": '"processes.cli", "migrate"',
     "worker": '"processes.cli", "worker"',
-    "relay": '"processes.cli", "relay"',
     "api": '"api.main:app"',
     "payment-gateway": '"simulators.payment_gateway.app:app"',
     "carrier": '"simulators.carrier.app:app"',
@@ -90,7 +89,7 @@ def test_every_process_make_run_starts_has_a_compose_service() -> None:
     started |= {m.replace("_", "-") for m in re.findall(r'"simulators\.(\w+)\.app:app"', DEVSTACK)}
     started |= {"api"} if '"api.main:app"' in DEVSTACK else set()
     assert started <= set(SHARED_SERVICES)
-    assert started == {"migrate", "worker", "relay", "api", "payment-gateway", "carrier"}
+    assert started == {"migrate", "worker", "api", "payment-gateway", "carrier"}
 
 
 def test_workers_can_be_scaled() -> None:
@@ -129,7 +128,7 @@ def test_long_running_services_have_healthchecks() -> None:
         assert "test" in service.get("healthcheck", {}), name
 
 
-@pytest.mark.parametrize("name", ["api", "worker", "relay", "migrate"])
+@pytest.mark.parametrize("name", ["api", "worker", "migrate"])
 def test_the_product_services_get_every_production_setting(
     name: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -148,8 +147,8 @@ def test_the_product_services_get_every_production_setting(
         assert settings.payment_gateway_url == "http://payment-gateway:8101"
         assert settings.carrier_url == "http://carrier:8102"
         assert settings.worker_metrics_host == "0.0.0.0"
-    if name == "relay":
-        assert settings.relay_metrics_host == "0.0.0.0"
+        # No relay service: the workers start the accepted orders (adrs/0003).
+        assert settings.worker_runs_relay
     if name == "api":
         assert settings.metrics_token is not None
     if name != "migrate":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 import uuid
@@ -34,6 +35,10 @@ def _key() -> str:
     return f"limits-{uuid.uuid4()}"
 
 
+WINDOW_SECONDS = 60
+MINUTE_LEFT_SECONDS = 5
+
+
 @pytest.fixture
 async def limited(
     settings: Settings, serve_app: Serve, clean_db: None
@@ -42,6 +47,12 @@ async def limited(
     tight = settings.model_copy(
         update={"rate_limit_orders_per_minute": 2, "max_request_body_bytes": 2048}
     )
+    # The limiter counts in clock-aligned minutes and weighs the previous one's hits rounded down
+    # (a sliding window counter, ADR 0005), so hits straddling a minute's end free a slot early.
+    # Each test here takes well under a second: it starts with at least 5 s of the minute left.
+    left_in_minute = WINDOW_SECONDS - time.time() % WINDOW_SECONDS
+    if left_in_minute < MINUTE_LEFT_SECONDS:
+        await asyncio.sleep(left_in_minute + 0.05)
     async for client in serve_app(tight):
         yield client
 

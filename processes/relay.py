@@ -48,7 +48,8 @@ FIRST_RETRY_SECONDS = 0.5
 # Passes that may claim and start at once. A pass holds its batch until the batch's slowest start
 # returns; orders accepted meanwhile are claimed by another pass at once instead of waiting behind
 # it (the starts of all passes share the one bound, relay_concurrency). Three, so the passes and
-# the backlog count fit the relay's pool of four connections.
+# the backlog count need four connections: a lone relay's whole pool, and within a worker's
+# overflow (ORDER_API_WORKER_DB_MAX_OVERFLOW) beside its activities' five.
 OVERLAPPING_PASSES = 3
 # The pool of a relay run alone: a pass holds its connection while its starts are in flight.
 POOL_SIZE = 2

@@ -124,6 +124,17 @@ def test_stopped_embedded_postgres_frees_its_port(tmp_path: Path) -> None:
     assert not port_is_open(server.port)
 
 
+async def _assert_search_attributes_registered(server: TemporalDevServer) -> None:
+    """Every search attribute of ours is on the server, with its type."""
+    client = await Client.connect(server.address)
+    response = await client.operator_service.list_search_attributes(
+        ListSearchAttributesRequest(namespace=server.namespace)
+    )
+    registered = dict(response.custom_attributes)
+    for key in sa.ALL_KEYS:
+        assert registered.get(key.name) == key.indexed_value_type.value
+
+
 async def test_temporal_dev_server_registers_search_attributes_and_serves_ui(
     tmp_path: Path,
 ) -> None:
@@ -136,13 +147,7 @@ async def test_temporal_dev_server_registers_search_attributes_and_serves_ui(
     )
     server.start()
     try:
-        client = await Client.connect(server.address)
-        response = await client.operator_service.list_search_attributes(
-            ListSearchAttributesRequest(namespace=server.namespace)
-        )
-        registered = dict(response.custom_attributes)
-        for key in sa.ALL_KEYS:
-            assert registered.get(key.name) == key.indexed_value_type.value
+        await _assert_search_attributes_registered(server)
         assert server.ui_port is not None and port_is_open(server.ui_port)
         assert server.db_file is not None and server.db_file.exists()
         ui_settings = httpx.get(f"http://127.0.0.1:{server.ui_port}/api/v1/settings").json()
@@ -203,13 +208,7 @@ async def test_the_launched_temporal_becomes_the_server_with_every_search_attrib
             time.sleep(0.2)
         # The same pid now runs the server binary: nothing of Python is left to hold memory.
         assert Path(os.readlink(f"/proc/{process.pid}/exe")).name == "temporal"
-        client = await Client.connect(server.address)
-        response = await client.operator_service.list_search_attributes(
-            ListSearchAttributesRequest(namespace=server.namespace)
-        )
-        registered = dict(response.custom_attributes)
-        for key in sa.ALL_KEYS:
-            assert registered.get(key.name) == key.indexed_value_type.value
+        await _assert_search_attributes_registered(server)
     finally:
         process.terminate()
         process.wait(timeout=15)

@@ -72,6 +72,12 @@ async def _all_completed_once(temporal: Client, workflow_ids: list[str]) -> None
     await eventually(one_run_each)
 
 
+async def _start_recorded(sessions: Sessions, order_id: str) -> None:
+    async with sessions() as session:
+        order = await session.get(Order, uuid.UUID(order_id), populate_existing=True)
+    assert order is not None and order.workflow_started_at is not None
+
+
 def _sample(name: str) -> float:
     return REGISTRY.get_sample_value(name) or 0.0
 
@@ -273,13 +279,41 @@ async def test_the_relay_starts_an_order_on_its_commit_not_at_its_next_poll(
         async for api in serve_app(settings):
             [order_id] = await _place(api, auth, 1, "notified")
 
-        async def started() -> None:
-            async with sessions() as session:
-                order = await session.get(Order, uuid.UUID(order_id), populate_existing=True)
-            assert order is not None and order.workflow_started_at is not None
-
         # Well inside the minute the poll would have taken.
-        await eventually(started, timeout=10)
+        await eventually(lambda: _start_recorded(sessions, order_id), timeout=10)
+
+
+@contextmanager
+def our_program(command: str, env: dict[str, str]) -> Iterator[subprocess.Popen[str]]:
+    """`order-api <command>` as its own process, killed if the test leaves it running."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "processes.cli", command],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def _scrape_once_it_shows(process: subprocess.Popen[str], url: str, series: str) -> str:
+    """The process's metrics once they name `series`; fails if it exits or a minute passes."""
+    deadline = time.monotonic() + 60
+    while True:
+        assert process.poll() is None, process.communicate()[0]
+        assert time.monotonic() < deadline, f"{url} never showed {series}"
+        try:
+            scrape = httpx.get(url, timeout=1).text
+            if series in scrape:
+                return scrape
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
 
 
 def test_order_api_relay_serves_its_metrics_and_stops_cleanly_on_sigterm(
@@ -287,30 +321,12 @@ def test_order_api_relay_serves_its_metrics_and_stops_cleanly_on_sigterm(
 ) -> None:
     port = free_port()
     env = _child_env(settings, ORDER_API_RELAY_METRICS_PORT=str(port))
-    process = subprocess.Popen(
-        [sys.executable, "-m", "processes.cli", "relay"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        scrape = ""
-        while "order_relay_backlog " not in scrape:
-            assert process.poll() is None, process.communicate()[0]
-            assert time.monotonic() < deadline, "the relay never served its metrics"
-            try:
-                scrape = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=1).text
-            except httpx.HTTPError:
-                time.sleep(0.2)
+    with our_program("relay", env) as process:
+        url = f"http://127.0.0.1:{port}/metrics"
+        scrape = _scrape_once_it_shows(process, url, "order_relay_backlog ")
         assert "order_relay_start_lag_seconds_bucket" in scrape
         process.send_signal(signal.SIGTERM)
         output, _ = process.communicate(timeout=10)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
     assert process.returncode == 0, output
     assert "relay stopped" in output
 
@@ -322,34 +338,12 @@ def worker_process(settings: Settings, **extra: str) -> Iterator[tuple[subproces
     env = _child_env(settings, ORDER_API_WORKER_METRICS_PORT=str(port), **extra)
     # A queue of its own, so the suite's in-process workers take none of its workflows' tasks.
     env["ORDER_API_TASK_QUEUE"] = f"orders-relaying-{uuid.uuid4().hex[:8]}"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "processes.cli", "worker"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
+    with our_program("worker", env) as process:
         yield process, f"http://127.0.0.1:{port}/metrics"
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
 
 
-def _scrape_when_polling(process: subprocess.Popen[str], url: str) -> str:
-    """The worker's metrics once its pollers run: past the point where its relay would start."""
-    deadline = time.monotonic() + 60
-    while True:
-        assert process.poll() is None, process.communicate()[0]
-        assert time.monotonic() < deadline, "the worker never polled"
-        try:
-            scrape = httpx.get(url, timeout=1).text
-            if "temporal_num_pollers" in scrape:
-                return scrape
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
+# The Temporal SDK reports its pollers once the worker polls: past the point where its relay starts.
+POLLING = "temporal_num_pollers"
 
 
 async def test_order_api_worker_runs_a_relay_that_starts_the_accepted_orders(
@@ -358,14 +352,8 @@ async def test_order_api_worker_runs_a_relay_that_starts_the_accepted_orders(
     with worker_process(settings) as (process, metrics_url):
         async for api in serve_app(settings):
             [order_id] = await _place(api, auth, 1, "worker-relayed")
-
-        async def started() -> None:
-            async with sessions() as session:
-                order = await session.get(Order, uuid.UUID(order_id), populate_existing=True)
-            assert order is not None and order.workflow_started_at is not None
-
-        await eventually(started, timeout=60)
-        scrape = await asyncio.to_thread(_scrape_when_polling, process, metrics_url)
+        await eventually(lambda: _start_recorded(sessions, order_id), timeout=60)
+        scrape = await asyncio.to_thread(_scrape_once_it_shows, process, metrics_url, POLLING)
         assert "order_relay_running 1.0" in scrape
         process.send_signal(signal.SIGTERM)
         output, _ = process.communicate(timeout=20)
@@ -380,7 +368,7 @@ async def test_a_worker_told_not_to_relay_runs_no_relay(
     with worker_process(settings, ORDER_API_WORKER_RUNS_RELAY="false") as (process, url):
         async for api in serve_app(settings):
             await _place(api, auth, 1, "not-relayed")
-        scrape = await asyncio.to_thread(_scrape_when_polling, process, url)
+        scrape = await asyncio.to_thread(_scrape_once_it_shows, process, url, POLLING)
         process.send_signal(signal.SIGTERM)
         output, _ = process.communicate(timeout=20)
     assert "order_relay_running 0.0" in scrape

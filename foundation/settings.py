@@ -7,12 +7,11 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from foundation.configuration import ConfigurationError, load_settings, refuse_to_start
+from foundation.heap_release import DEFAULT_CHECK_SECONDS
 from foundation.payload_keys import PayloadKeyring, PayloadKeysError, dev_keyring
 
 # A well-known value so a dev token can be minted with no setup; production refuses it.
@@ -29,6 +28,11 @@ MIN_HMAC_SECRET_BYTES = 32
 
 def _check_public_key(pem: str, algorithms: frozenset[str]) -> None:
     """Refuse at startup a key that is unreadable or of the wrong kind, not at the first request."""
+    # Imported only when a public key is configured: every process loads these settings, and
+    # the dev stack's supervisor, which verifies no token, would carry some 10 MB of it idle.
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+    from cryptography.hazmat.primitives.serialization import load_pem_public_key
+
     try:
         key = load_pem_public_key(pem.encode())
     except ValueError:
@@ -106,6 +110,9 @@ class Settings(BaseSettings):
     # after a burst it keeps every run it touched, closed or not: some 25 KB each, 70 MB after
     # 3,000 (bench/README.md). This many still holds every run a bench burst has in flight.
     temporal_dev_history_cache_size: int = Field(default=256, gt=0)
+    # How often the API, the workers and the dev stack's supervisor look whether they have gone
+    # quiet after work, to give the heap it freed back (foundation/heap_release.py); 0 is never.
+    heap_release_check_seconds: float = Field(default=DEFAULT_CHECK_SECONDS, ge=0)
 
     # Ports used by `order-api run` for the embedded stack.
     postgres_port: int = 55432

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 
 import uvicorn
 
+from foundation.heap_release import HeapReleaser
+
 HOST = "127.0.0.1"
 
 
@@ -60,6 +62,7 @@ async def serve(chosen: Sequence[uvicorn.Config]) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop_all)
     runs = [asyncio.create_task(server.serve()) for server in servers]
+    releasing_heap = asyncio.create_task(HeapReleaser().run(), name="heap-release")
     try:
         # One that cannot start (its port taken) takes the others down: the supervisor then sees
         # the process exit and restarts it as a whole.
@@ -69,6 +72,7 @@ async def serve(chosen: Sequence[uvicorn.Config]) -> None:
         for task in done:
             task.result()
     finally:
+        releasing_heap.cancel()
         stop_all()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)

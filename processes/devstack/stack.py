@@ -24,6 +24,7 @@ from pathlib import Path
 from types import FrameType
 from typing import IO, Protocol
 
+from foundation.heap_release import HeapReleaser
 from foundation.settings import Settings
 from processes.devstack.ports import port_is_open
 from processes.devstack.postgres import EmbeddedPostgres
@@ -546,9 +547,11 @@ class Stack:
 
     def supervise(self, keep_going: Callable[[], bool] = lambda: True) -> None:
         """Restart every child that dies, with backoff; StackError once one keeps failing."""
+        heap = HeapReleaser(self.settings.heap_release_check_seconds)
         while keep_going():
             for service in self.services:
                 self._tend(service, time.monotonic())
+            heap.tick()
             time.sleep(POLL_SECONDS)
 
     def _tend(self, service: Service, now: float) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -360,6 +361,17 @@ async def test_order_api_worker_runs_a_relay_that_starts_the_accepted_orders(
     assert process.returncode == 0, output
     assert "relay stopped" in output
     assert await _pending(sessions) == 0
+
+
+def test_a_worker_gives_the_heap_it_freed_back_once_quiet(settings: Settings) -> None:
+    # Its start-up's imports are work enough; once it polls, it is quiet.
+    with worker_process(settings, ORDER_API_HEAP_RELEASE_CHECK_SECONDS="0.5") as (process, url):
+        _scrape_once_it_shows(process, url, POLLING)
+        time.sleep(2)
+        process.send_signal(signal.SIGTERM)
+        output, _ = process.communicate(timeout=20)
+    assert process.returncode == 0, output
+    assert re.search(r"quiet after work: gave [0-9.]+ MB of freed heap back", output), output
 
 
 async def test_a_worker_told_not_to_relay_runs_no_relay(

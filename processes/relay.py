@@ -25,7 +25,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
-from prometheus_client import Counter, Gauge, Histogram, start_http_server
+from prometheus_client import Counter, Gauge, Histogram
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import raiseload
@@ -36,6 +36,7 @@ from foundation.models import WORKFLOW_START_CHANNEL, Order, WorkflowStart
 from foundation.settings import LogFormat, Settings, settings_or_exit
 from foundation.telemetry import configure_logging, configure_tracing, resumed_trace
 from foundation.temporal_client import temporal_unreachable
+from processes.metrics_server import serve_metrics
 from processes.patient_connect import connect_when_reachable
 from workflows.contracts import RetryProfile
 from workflows.starter import record_started, start_fulfillment
@@ -304,13 +305,8 @@ async def run_relay(settings: Settings) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    server, thread = start_http_server(
-        settings.relay_metrics_port, addr=settings.relay_metrics_host
-    )
-    logger.info(
-        "relay metrics at http://%s:%s/metrics", settings.relay_metrics_host, server.server_port
-    )
-    try:
+    with serve_metrics(settings.relay_metrics_host, settings.relay_metrics_port) as bound:
+        logger.info("relay metrics at http://%s:%s/metrics", settings.relay_metrics_host, bound)
         connecting = asyncio.create_task(connect_when_reachable(settings))
         await _first_of(asyncio.Event(), stop, timeout=None, also=connecting)
         if not connecting.done():
@@ -326,10 +322,6 @@ async def run_relay(settings: Settings) -> None:
             )
         finally:
             await engine.dispose()
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
 
 
 def main() -> None:

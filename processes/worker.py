@@ -8,6 +8,7 @@ and the stack carries no process of its own for it (adrs/0003-accept-then-start.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import signal
 from collections.abc import AsyncIterator
@@ -144,3 +145,7 @@ def main() -> None:
     )
     configure_tracing("order-worker", export_to_console=settings.otel_console_export)
     asyncio.run(run_worker(settings))
+    # Everything is stopped and recorded. The interpreter's exit would still walk every object the
+    # worker made in search of cycles to collect, which took a third of a second of the 0.6 s
+    # `order-api run` gives a worker to stop; frozen, they are left to the process's end.
+    gc.freeze()

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from prometheus_client import REGISTRY, CollectorRegistry, Counter, start_http_server
+from prometheus_client import REGISTRY, CollectorRegistry, Counter
 from prometheus_client.metrics_core import Metric
 from prometheus_client.parser import text_string_to_metric_families
 from temporalio import activity
@@ -30,6 +30,7 @@ from temporalio.worker import (
 
 from foundation.domain import OrderStatus
 from processes.devstack.ports import free_port
+from processes.metrics_server import serve_metrics
 from workflows.contracts import Transition
 
 logger = logging.getLogger(__name__)
@@ -151,11 +152,8 @@ def serve_worker_metrics(
     )
     core = TemporalCoreCollector(f"http://{core_address}/metrics")
     registry.register(core)
-    server, thread = start_http_server(port, addr=host, registry=registry)
     try:
-        yield WorkerMetrics(runtime, f"http://{host}:{server.server_port}/metrics")
+        with serve_metrics(host, port, registry) as bound:
+            yield WorkerMetrics(runtime, f"http://{host}:{bound}/metrics")
     finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
         registry.unregister(core)

@@ -25,6 +25,7 @@ from foundation.models import Order, WorkflowStart
 from foundation.settings import Settings
 from foundation.temporal_client import connect_temporal
 from processes.devstack.ports import free_port
+from processes.devstack.stack import CLIENT_STOP_SECONDS
 from processes.relay import Relay
 from tests.support import CuttableProxy, eventually, order_body, running_relay
 
@@ -324,7 +325,8 @@ def test_order_api_relay_serves_its_metrics_and_stops_cleanly_on_sigterm(
     env = _child_env(settings, ORDER_API_RELAY_METRICS_PORT=str(port))
     with our_program("relay", env) as process:
         url = f"http://127.0.0.1:{port}/metrics"
-        scrape = _scrape_once_it_shows(process, url, "order_relay_backlog ")
+        # Running, not only serving: its series are there from import, before Temporal answers.
+        scrape = _scrape_once_it_shows(process, url, "order_relay_running 1.0")
         assert "order_relay_start_lag_seconds_bucket" in scrape
         process.send_signal(signal.SIGTERM)
         output, _ = process.communicate(timeout=10)
@@ -372,6 +374,21 @@ def test_a_worker_gives_the_heap_it_freed_back_once_quiet(settings: Settings) ->
         output, _ = process.communicate(timeout=20)
     assert process.returncode == 0, output
     assert re.search(r"quiet after work: gave [0-9.]+ MB of freed heap back", output), output
+
+
+def test_a_worker_stops_on_sigterm_within_the_time_order_api_run_allows_it(
+    settings: Settings,
+) -> None:
+    # Past this, the dev stack's supervisor kills a worker it is stopping instead of waiting.
+    with worker_process(settings) as (process, url):
+        _scrape_once_it_shows(process, url, "order_relay_running 1.0")
+        asked = time.monotonic()
+        process.send_signal(signal.SIGTERM)
+        output, _ = process.communicate(timeout=20)
+        took = time.monotonic() - asked
+    assert process.returncode == 0, output
+    assert "relay stopped" in output
+    assert took < CLIENT_STOP_SECONDS, f"{took:.2f}s"
 
 
 async def test_a_worker_told_not_to_relay_runs_no_relay(

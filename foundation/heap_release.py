@@ -5,7 +5,8 @@ heap on its own, so after a burst a Python process stays near its peak RSS thoug
 free. `malloc_trim(0)` returns the free pages of every arena. It walks the whole heap holding the
 allocator's lock (25 ms to give back 65 MB of a 206 MB one here), so it runs only when a process
 has done some work since the last trim and then spent an interval quiet: never under load, where
-freed memory is about to be reused. Elsewhere than glibc (musl, macOS) there is no such call and nothing is done.
+freed memory is about to be reused. Elsewhere than glibc (musl, macOS) there is no such call and
+nothing is done.
 """
 
 from __future__ import annotations

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -34,7 +33,7 @@ from foundation.db import (
     make_read_session_factory,
     make_session_factory,
 )
-from foundation.heap_release import HeapReleaser
+from foundation.heap_release import heap_released_when_quiet
 from foundation.payload_codec import EncryptionCodec
 from foundation.settings import LogFormat, Settings, get_settings, settings_or_exit
 from foundation.telemetry import configure_logging, configure_tracing
@@ -79,11 +78,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             refresh_seconds=settings.start_backlog_refresh_seconds,
         )
         app.state.start_backlog.start()
-        releasing_heap = asyncio.create_task(
-            HeapReleaser(settings.heap_release_check_seconds).run(), name="heap-release"
-        )
-        yield
-        releasing_heap.cancel()
+        async with heap_released_when_quiet(settings.heap_release_check_seconds):
+            yield
         await app.state.start_backlog.stop()
         await app.state.status_changes.stop()
         await read_pool.close()

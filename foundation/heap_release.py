@@ -16,8 +16,8 @@ import ctypes
 import logging
 import mmap
 import time
-from collections.abc import Callable
-from contextlib import suppress
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -124,3 +124,17 @@ class HeapReleaser:
         while True:
             self.check(time.monotonic())
             await asyncio.sleep(self.check_seconds)
+
+
+@asynccontextmanager
+async def heap_released_when_quiet(
+    check_seconds: float = DEFAULT_CHECK_SECONDS,
+) -> AsyncIterator[None]:
+    """A HeapReleaser running beside the block, in the running event loop, stopped with it."""
+    checking = asyncio.create_task(HeapReleaser(check_seconds).run(), name="heap-release")
+    try:
+        yield
+    finally:
+        checking.cancel()
+        with suppress(asyncio.CancelledError):
+            await checking

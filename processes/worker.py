@@ -25,7 +25,7 @@ from activities.shipping import ShippingActivities
 from activities.status_writes import StatusWriter
 from activities.stock import StockActivities
 from foundation.db import make_engine, make_session_factory
-from foundation.heap_release import HeapReleaser
+from foundation.heap_release import heap_released_when_quiet
 from foundation.settings import LogFormat, Settings, settings_or_exit
 from foundation.telemetry import configure_logging, configure_tracing
 from processes.activity_log_context import ActivityLogContextInterceptor
@@ -119,10 +119,10 @@ async def _serve_until_stopped(
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     purge = asyncio.create_task(purge_keys_forever(sessions, settings))
-    releasing_heap = asyncio.create_task(
-        HeapReleaser(settings.heap_release_check_seconds).run(), name="heap-release"
-    )
-    async with fulfillment_worker(client, settings, sessions):
+    async with (
+        fulfillment_worker(client, settings, sessions),
+        heap_released_when_quiet(settings.heap_release_check_seconds),
+    ):
         logger.info("worker polling task queue %r", settings.task_queue)
         relaying = (
             asyncio.create_task(relay_until_stopped(settings, client, sessions, stop), name="relay")
@@ -132,7 +132,6 @@ async def _serve_until_stopped(
         await stop.wait()
         logger.info("worker shutting down")
         purge.cancel()
-        releasing_heap.cancel()
         if relaying is not None:
             # The relay records the starts it has in flight before the worker stops polling.
             await relaying

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import uvicorn
 
-from foundation.heap_release import HeapReleaser
+from foundation.heap_release import heap_released_when_quiet
 
 HOST = "127.0.0.1"
 
@@ -62,17 +62,16 @@ async def serve(chosen: Sequence[uvicorn.Config]) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop_all)
     runs = [asyncio.create_task(server.serve()) for server in servers]
-    releasing_heap = asyncio.create_task(HeapReleaser().run(), name="heap-release")
     try:
-        # One that cannot start (its port taken) takes the others down: the supervisor then sees
-        # the process exit and restarts it as a whole.
-        done, _ = await asyncio.wait(runs, return_when=asyncio.FIRST_COMPLETED)
-        stop_all()
-        await asyncio.gather(*runs, return_exceptions=True)
+        async with heap_released_when_quiet():
+            # One that cannot start (its port taken) takes the others down: the supervisor then
+            # sees the process exit and restarts it as a whole.
+            done, _ = await asyncio.wait(runs, return_when=asyncio.FIRST_COMPLETED)
+            stop_all()
+            await asyncio.gather(*runs, return_exceptions=True)
         for task in done:
             task.result()
     finally:
-        releasing_heap.cancel()
         stop_all()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)

@@ -1,5 +1,5 @@
-"""Typed request dependencies: settings, the session factories and pools, the Temporal client, the
-listener.
+"""Typed request dependencies: settings, the session factory, the read views, the Temporal client,
+the listener.
 
 All are `async def`: FastAPI runs a plain `def` dependency on a worker thread, which would cost
 a thread hop per dependency on every request for what is an attribute read.
@@ -13,8 +13,6 @@ from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
-from api.idempotency.stored_answers import StoredAnswers
-from api.orders.start_backlog import StartBacklog
 from api.orders.views import OrderViews
 from api.status_changes import StatusChangeListener
 from foundation.settings import Settings
@@ -28,16 +26,8 @@ async def _session_factory(request: Request) -> async_sessionmaker[AsyncSession]
     return request.app.state.session_factory  # type: ignore[no-any-return]
 
 
-async def _read_session_factory(request: Request) -> async_sessionmaker[AsyncSession]:
-    return request.app.state.read_session_factory  # type: ignore[no-any-return]
-
-
 async def _order_views(request: Request) -> OrderViews:
     return request.app.state.order_views  # type: ignore[no-any-return]
-
-
-async def _stored_answers(request: Request) -> StoredAnswers:
-    return request.app.state.stored_answers  # type: ignore[no-any-return]
 
 
 async def _temporal(request: Request) -> Client:
@@ -48,15 +38,8 @@ async def _status_changes(request: Request) -> StatusChangeListener:
     return request.app.state.status_changes  # type: ignore[no-any-return]
 
 
-async def _start_backlog(request: Request) -> StartBacklog:
-    return request.app.state.start_backlog  # type: ignore[no-any-return]
-
-
 AppSettings = Annotated[Settings, Depends(_settings)]
 SessionFactory = Annotated[async_sessionmaker[AsyncSession], Depends(_session_factory)]
-ReadSessionFactory = Annotated[async_sessionmaker[AsyncSession], Depends(_read_session_factory)]
 Views = Annotated[OrderViews, Depends(_order_views)]
-UsedKeys = Annotated[StoredAnswers, Depends(_stored_answers)]
 TemporalClient = Annotated[Client, Depends(_temporal)]
 StatusChanges = Annotated[StatusChangeListener, Depends(_status_changes)]
-PendingStarts = Annotated[StartBacklog, Depends(_start_backlog)]

@@ -19,6 +19,7 @@ from api.idempotency.stored_answers import StoredAnswers
 from api.metrics import install_metrics
 from api.openapi import install_openapi
 from api.orders.router import router as orders_router
+from api.orders.service import OrderService
 from api.orders.start_backlog import StartBacklog
 from api.orders.views import OrderViews
 from api.problems import install_problem_handlers
@@ -27,6 +28,7 @@ from api.ratelimit import OrderRateLimiter
 from api.request_id import install_request_id
 from api.status_changes import StatusChangeListener
 from api.tracing import install_tracing
+from foundation.collector import freeze_startup_objects
 from foundation.db import (
     make_engine,
     make_read_pool,
@@ -78,6 +80,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             refresh_seconds=settings.start_backlog_refresh_seconds,
         )
         app.state.start_backlog.start()
+        app.state.order_service = OrderService(
+            settings,
+            app.state.session_factory,
+            app.state.temporal,
+            app.state.start_backlog,
+            reads=app.state.read_session_factory,
+            stored=app.state.stored_answers,
+        )
+        freeze_startup_objects()
         async with heap_released_when_quiet(settings.heap_release_check_seconds):
             yield
         await app.state.start_backlog.stop()

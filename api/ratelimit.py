@@ -15,9 +15,9 @@ from fastapi import Depends, Request
 from limits import RateLimitItemPerMinute
 from limits.aio.storage import MemoryStorage
 from limits.aio.strategies import SlidingWindowCounterRateLimiter
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from api.auth import OrderWriter
-from api.dependencies import AppSettings, SessionFactory
 from api.idempotency.header import IdempotencyKeyHeader
 from api.idempotency.repository import IdempotencyRepository
 from api.problems import ProblemError
@@ -41,7 +41,7 @@ class OrderRateLimiter:
 
 
 async def _has_stored_response(
-    settings: Settings, sessions: SessionFactory, principal: str, key: str
+    settings: Settings, sessions: async_sessionmaker[AsyncSession], principal: str, key: str
 ) -> bool:
     async with sessions() as session:
         keys = IdempotencyRepository.from_settings(session, settings)
@@ -49,11 +49,7 @@ async def _has_stored_response(
 
 
 async def limit_order_rate(
-    request: Request,
-    principal: OrderWriter,
-    key: IdempotencyKeyHeader,
-    settings: AppSettings,
-    sessions: SessionFactory,
+    request: Request, principal: OrderWriter, key: IdempotencyKeyHeader
 ) -> None:
     limiter: OrderRateLimiter = request.app.state.order_rate_limiter
     retry_after = await limiter.acquire(principal.subject)
@@ -61,7 +57,10 @@ async def limit_order_rate(
         return
     # A retry of an order that was already placed creates nothing, and refusing it would leave
     # the client unsure whether its order exists: replays are answered even over the limit.
-    if await _has_stored_response(settings, sessions, principal.subject, key):
+    # Read from the app's state, not declared: each dependency is solved on every order, and
+    # these two are needed only past the limit.
+    state = request.app.state
+    if await _has_stored_response(state.settings, state.session_factory, principal.subject, key):
         return
     raise ProblemError(
         429,

@@ -11,12 +11,8 @@ from api.auth import OrderReader, OrderWriter, Principal
 from api.body import json_body, optional_json_body
 from api.dependencies import (
     AppSettings,
-    PendingStarts,
-    ReadSessionFactory,
     SessionFactory,
     StatusChanges,
-    TemporalClient,
-    UsedKeys,
     Views,
 )
 from api.idempotency.header import IdempotencyKeyHeader
@@ -40,15 +36,10 @@ from foundation.domain import Scope
 router = APIRouter(tags=["orders"])
 
 
-async def _service(
-    settings: AppSettings,
-    sessions: SessionFactory,
-    reads: ReadSessionFactory,
-    temporal: TemporalClient,
-    backlog: PendingStarts,
-    stored: UsedKeys,
-) -> OrderService:
-    return OrderService(settings, sessions, temporal, backlog, reads=reads, stored=stored)
+async def _service(request: Request) -> OrderService:
+    # Built once at start-up (api/main.py): it holds only the app's shared parts, and six
+    # dependencies solved on every request cost more than the handler's own work on a replay.
+    return request.app.state.order_service  # type: ignore[no-any-return]
 
 
 Service = Annotated[OrderService, Depends(_service)]

@@ -24,14 +24,6 @@ from typing import Any, cast
 
 from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
-from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import (
-    BatchSpanProcessor,
-    ConsoleSpanExporter,
-    SimpleSpanProcessor,
-)
 from opentelemetry.trace import SpanContext, Status, StatusCode
 from opentelemetry.util.types import AnyValue, Attributes
 
@@ -216,6 +208,17 @@ def configure_tracing(service_name: str, *, export_to_console: bool) -> None:
     Spans go over OTLP when the standard endpoint variable is set, and to the console when asked
     (dev); with neither, they are made (trace ids in logs and headers) but not exported.
     """
+    # Imported here: the SDK and the OTLP exporter (protobuf) are some 6.5 MB a process, and the
+    # simulators log through this module but make no spans.
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import (
+        BatchSpanProcessor,
+        ConsoleSpanExporter,
+        SimpleSpanProcessor,
+    )
+
     instrument_clients_and_database()
     if isinstance(trace.get_tracer_provider(), TracerProvider):
         return

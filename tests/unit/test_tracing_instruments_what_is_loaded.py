@@ -32,3 +32,18 @@ def test_a_process_without_sqlalchemy_or_httpx_does_not_load_them_for_tracing() 
 
 def test_a_process_that_uses_sqlalchemy_gets_statement_spans() -> None:
     assert run(before="import sqlalchemy\n", after=SQL_SPANS) == ["True", "False", "True"]
+
+
+def test_a_process_that_only_logs_loads_no_tracing_sdk_or_exporter() -> None:
+    # The simulators log through foundation.telemetry and make no spans.
+    script = (
+        "import sys\n"
+        "from foundation.telemetry import configure_logging\n"
+        "configure_logging('info')\n"
+        "print(any(m.startswith(('opentelemetry.sdk', 'opentelemetry.exporter')) "
+        "for m in sys.modules))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert result.stdout.split() == ["False"]

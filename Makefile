@@ -53,7 +53,7 @@ $(VENV)/.installed: requirements.lock pyproject.toml | $(BIN)/uv
 	touch $@
 
 # Speed and memory figures live here, as ratios to bare baselines from the same run, never in timed
-# tests. Starts a stack of its own on free ports; takes six to seven minutes here (bench/README.md).
+# tests. Starts a stack of its own on free ports; takes seven to eight minutes here (bench/README.md).
 bench: $(VENV)/.installed
 	$(BIN)/python bench/run.py
 
